@@ -1,0 +1,323 @@
+"""The I/O shell around one aggregate: recover, follow the log, checkpoint.
+
+Recovery = the newest valid checkpoint, then every event of the entity after its sequence,
+read through the entity's durable pull consumer, which then keeps delivering new events.
+Events are applied only here, one at a time, in log order: Ray method calls may run
+concurrently and out of order, so they only read.
+
+The consumer is recreated at every recovery to start right after the checkpoint; it is
+durable so that it outlives a NATS server restart and exposes this actor's lag to operators.
+Its acknowledgements are not used (ack policy none): the position that matters is the one
+stored with the checkpoint, not the consumer's ack floor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from typing import Any
+
+import msgspec
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client
+from nats.js import api
+from opentelemetry import trace
+
+from actors.aggregate import Aggregate
+from actors.checkpoint import CheckpointStore, make_checkpoint
+from events.codec import decode
+from events.errors import ConcurrencyConflict
+from events.log import LOG_STREAM, EventLog
+from events.schema import CheckpointTaken
+from events.subjects import entity_filter, entity_subject
+from gateway.connection import connect
+from llmopt.settings import Settings
+
+log = logging.getLogger("llmopt.actor")
+tracer = trace.get_tracer("llmopt.actors")
+
+
+class HostStatus(msgspec.Struct, frozen=True, kw_only=True):
+    """What an actor reports about itself; read by the directory, the CLI and tests."""
+
+    kind: str
+    entity_id: str
+    seq: int
+    """Last log sequence folded into the state."""
+    digest: str
+    ready: bool
+    """True once recovery has caught up with the log head seen at start."""
+    recoveries: int
+    recovered_from_seq: int
+    """Sequence of the checkpoint the last recovery started from (0: full replay)."""
+    checkpoints_skipped: int
+    checkpoints_taken: int
+    last_checkpoint_seq: int
+    pid: int
+    summary: dict[str, Any]
+
+
+def consumer_name(kind: str, entity_id: str) -> str:
+    return f"actor-{kind}-{entity_id}"
+
+
+class EntityHost:
+    """Runs one aggregate against the log until stopped."""
+
+    def __init__(
+        self, settings: Settings, aggregate_cls: type[Aggregate], entity_id: str, nats_url: str
+    ) -> None:
+        self.settings = settings
+        self.cls = aggregate_cls
+        self.kind = aggregate_cls.KIND
+        self.entity_id = entity_id
+        self.nats_url = nats_url
+        self.state: Aggregate = aggregate_cls.initial(entity_id)
+        self.seq = 0
+        self.ready = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._nc: Client | None = None
+        self._recoveries = 0
+        self._recovered_from = 0
+        self._skipped = 0
+        self._taken = 0
+        self._last_checkpoint_seq = 0
+        self._since_checkpoint = 0
+        self._last_checkpoint_time = time.monotonic()
+        self._checkpoint_subject_seq: int | None = None
+
+    def status(self) -> HostStatus:
+        return HostStatus(
+            kind=self.kind,
+            entity_id=self.entity_id,
+            seq=self.seq,
+            digest=self.state.digest(),
+            ready=self.ready.is_set(),
+            recoveries=self._recoveries,
+            recovered_from_seq=self._recovered_from,
+            checkpoints_skipped=self._skipped,
+            checkpoints_taken=self._taken,
+            last_checkpoint_seq=self._last_checkpoint_seq,
+            pid=os.getpid(),
+            summary=_summary(self.state),
+        )
+
+    async def run(self) -> None:
+        """Recover and follow the log; after an unexpected error, recover again."""
+        backoff = 0.1
+        while not self._stopping.is_set():
+            try:
+                await self._run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception(
+                    "actor loop failed; recovering again",
+                    extra={"kind": self.kind, "entity_id": self.entity_id, "seq": self.seq},
+                )
+                self.ready.clear()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), backoff)
+                backoff = min(backoff * 2, 5.0)
+        await self._close()
+
+    async def stop(self, *, checkpoint: bool = True) -> None:
+        """Stop following the log, after a final checkpoint when asked."""
+        if checkpoint and self._nc is not None and self._since_checkpoint > 0:
+            with contextlib.suppress(Exception):
+                await self._checkpoint(EventLog(self._nc.jetstream()))
+        self._stopping.set()
+
+    async def _close(self) -> None:
+        if self._nc is not None:
+            with contextlib.suppress(Exception):
+                await self._nc.close()
+            self._nc = None
+
+    async def _run_once(self) -> None:
+        if self._nc is None or self._nc.is_closed:
+            self._nc = await connect(
+                self.settings, url=self.nats_url, name=f"actor {self.kind}/{self.entity_id}"
+            )
+        js = self._nc.jetstream()
+        event_log = EventLog(js)
+        store = CheckpointStore(js)
+        with tracer.start_as_current_span(
+            "actor_recovery", attributes={"kind": self.kind, "entity_id": self.entity_id}
+        ):
+            started = time.perf_counter()
+            loaded = await store.load_newest_valid(
+                self.kind, self.entity_id, self.cls.STATE_VERSION
+            )
+            if loaded.checkpoint is not None:
+                self.state = self.cls.from_bytes(loaded.checkpoint.state)
+                self.seq = loaded.checkpoint.seq
+                self._last_checkpoint_seq = self.seq
+            else:
+                self.state = self.cls.initial(self.entity_id)
+                self.seq = 0
+            self._recoveries += 1
+            self._recovered_from = self.seq
+            self._skipped += loaded.skipped
+            self._since_checkpoint = 0
+            head = await event_log.head_seq()
+            sub = await self._subscribe(js)
+        log.info(
+            "actor recovering",
+            extra={
+                "kind": self.kind,
+                "entity_id": self.entity_id,
+                "from_seq": self.seq,
+                "log_head": head,
+                "checkpoints_skipped": loaded.skipped,
+            },
+        )
+        if self.seq >= head or not await self._has_pending(sub):
+            self._mark_ready(started)
+        try:
+            await self._follow(sub, event_log, head, started)
+        finally:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+
+    async def _subscribe(self, js: Any) -> Any:
+        durable = consumer_name(self.kind, self.entity_id)
+        with contextlib.suppress(nats.js.errors.NotFoundError):
+            await js.delete_consumer(LOG_STREAM, durable)
+        config = api.ConsumerConfig(
+            durable_name=durable,
+            deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
+            opt_start_seq=self.seq + 1,
+            ack_policy=api.AckPolicy.NONE,
+            filter_subject=entity_filter(self.kind, self.entity_id),
+            max_waiting=4,
+        )
+        return await js.pull_subscribe(
+            entity_filter(self.kind, self.entity_id),
+            durable=durable,
+            stream=LOG_STREAM,
+            config=config,
+        )
+
+    @staticmethod
+    async def _has_pending(sub: Any) -> bool:
+        info = await sub.consumer_info()
+        return bool(info.num_pending)
+
+    def _mark_ready(self, started: float) -> None:
+        if not self.ready.is_set():
+            self.ready.set()
+            log.info(
+                "actor ready",
+                extra={
+                    "kind": self.kind,
+                    "entity_id": self.entity_id,
+                    "seq": self.seq,
+                    "recovery_s": round(time.perf_counter() - started, 4),
+                },
+            )
+
+    async def _follow(self, sub: Any, event_log: EventLog, head: int, started: float) -> None:
+        batch = self.settings.fetch_batch
+        apply = self.state.apply
+        while not self._stopping.is_set():
+            try:
+                msgs = await sub.fetch(batch, timeout=1.0)
+            except (TimeoutError, nats.errors.TimeoutError):
+                msgs = []
+            except (
+                nats.errors.ConnectionClosedError,
+                nats.errors.ConnectionReconnectingError,
+                nats.errors.NoRespondersError,
+                nats.js.errors.ServiceUnavailableError,
+            ):
+                # The client reconnects by itself; the durable consumer survives the outage.
+                await asyncio.sleep(0.2)
+                continue
+            for msg in msgs:
+                seq = msg.metadata.sequence.stream
+                if seq <= self.seq:
+                    continue  # redelivered after a reconnect: already folded
+                event = decode(msg.data)
+                apply(event)
+                self.seq = seq
+                if not isinstance(event, CheckpointTaken):
+                    self._since_checkpoint += 1
+            if not self.ready.is_set() and (self.seq >= head or not msgs):
+                self._mark_ready(started)
+            if self._checkpoint_due():
+                await self._checkpoint(event_log)
+
+    def _checkpoint_due(self) -> bool:
+        if self._since_checkpoint == 0:
+            return False
+        if self._since_checkpoint >= self.settings.checkpoint_every_events:
+            return True
+        elapsed = time.monotonic() - self._last_checkpoint_time
+        return elapsed >= self.settings.checkpoint_every_seconds
+
+    async def _checkpoint(self, event_log: EventLog) -> None:
+        assert self._nc is not None
+        with tracer.start_as_current_span(
+            "checkpoint_save",
+            attributes={"kind": self.kind, "entity_id": self.entity_id, "seq": self.seq},
+        ):
+            state = self.state.to_bytes()
+            checkpoint = make_checkpoint(
+                self.kind, self.entity_id, self.seq, self.cls.STATE_VERSION, state
+            )
+            await CheckpointStore(self._nc.jetstream()).save(checkpoint)
+            self._since_checkpoint = 0
+            self._last_checkpoint_time = time.monotonic()
+            self._last_checkpoint_seq = checkpoint.seq
+            self._taken += 1
+            await self._record_checkpoint(event_log, checkpoint.seq, checkpoint.digest)
+
+    async def _record_checkpoint(self, event_log: EventLog, seq: int, digest: str) -> None:
+        """Append CheckpointTaken as this entity's single writer of its checkpoint subject."""
+        event = CheckpointTaken(
+            event_id=f"checkpoint:{self.kind}:{self.entity_id}:{seq}",
+            entity_id=self.entity_id,
+            at=self.state_time(),
+            kind=self.kind,
+            seq=seq,
+            digest=digest,
+            state_version=self.cls.STATE_VERSION,
+        )
+        subject = entity_subject(self.kind, self.entity_id, CheckpointTaken.CHANNEL)
+        for _attempt in range(2):
+            if self._checkpoint_subject_seq is None:
+                self._checkpoint_subject_seq = await event_log.last_subject_seq(subject)
+            try:
+                appended = await event_log.append(
+                    event, expected_last_seq=self._checkpoint_subject_seq
+                )
+            except ConcurrencyConflict as conflict:
+                # Another instance of this actor wrote here: refresh and retry once; the KV
+                # checkpoint is valid either way, only the audit record needs the right order.
+                log.warning(
+                    "checkpoint record conflict",
+                    extra={
+                        "kind": self.kind,
+                        "entity_id": self.entity_id,
+                        "detail": conflict.detail,
+                    },
+                )
+                self._checkpoint_subject_seq = None
+                continue
+            self._checkpoint_subject_seq = max(appended.seq, self._checkpoint_subject_seq)
+            return
+
+    def state_time(self) -> float:
+        """Event time of the state: the newest event time folded, else 0."""
+        watermark = getattr(self.state, "watermark", 0.0)
+        return float(watermark)
+
+
+def _summary(state: Aggregate) -> dict[str, Any]:
+    summary = getattr(state, "summary", None)
+    return dict(summary()) if callable(summary) else {}

@@ -1,0 +1,181 @@
+"""The append-only event log: one JetStream stream, file storage, the source of truth.
+
+Appends carry ``Nats-Msg-Id`` (the event id) so a retried or duplicated append is dropped by
+the server, and optionally ``Nats-Expected-Last-Subject-Sequence`` so that a writer that has
+not seen the latest event of its subject is refused instead of forking the history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, Sequence
+from typing import Any, Final
+
+import msgspec
+import nats.js.errors
+from nats.js import JetStreamContext, api
+
+from events.codec import decode, encode
+from events.errors import ConcurrencyConflict, LogUnavailable
+from events.schema import AnyEvent, Event, subject_of
+from events.subjects import LOG_SUBJECTS, entity_filter
+
+LOG_STREAM: Final = "LLMOPT_LOG"
+MSG_ID: Final = "Nats-Msg-Id"
+EXPECTED_LAST_SUBJECT_SEQUENCE: Final = "Nats-Expected-Last-Subject-Sequence"
+_WRONG_LAST_SEQUENCE: Final = 10071
+"""JetStream's error code for a failed ``Nats-Expected-Last-Subject-Sequence`` check."""
+
+
+class Appended(msgspec.Struct, frozen=True):
+    """Where an append landed; ``duplicate`` means the log already held this event id."""
+
+    seq: int
+    duplicate: bool
+
+
+class Recorded(msgspec.Struct, frozen=True):
+    """An event as read back from the log, with its position."""
+
+    seq: int
+    subject: str
+    event: AnyEvent
+
+
+class EventLog:
+    """Appends to and reads from the log stream. Holds no state besides the JetStream context."""
+
+    def __init__(self, js: JetStreamContext, *, stream: str = LOG_STREAM, timeout: float = 5.0):
+        self.js = js
+        self.stream = stream
+        self.timeout = timeout
+
+    async def ensure(self, *, replicas: int = 1, duplicate_window_s: float = 600.0) -> None:
+        """Create the stream, or bring its mutable settings up to date."""
+        config = api.StreamConfig(
+            name=self.stream,
+            description="llm-auto-optimizer event log (source of truth)",
+            subjects=[LOG_SUBJECTS],
+            storage=api.StorageType.FILE,
+            retention=api.RetentionPolicy.LIMITS,
+            num_replicas=replicas,
+            duplicate_window=duplicate_window_s,
+            deny_delete=True,
+            deny_purge=True,
+            allow_direct=True,
+        )
+        try:
+            await self.js.stream_info(self.stream)
+        except nats.js.errors.NotFoundError:
+            await self.js.add_stream(config)
+        else:
+            await self.js.update_stream(config)
+
+    async def append(self, event: Event, *, expected_last_seq: int | None = None) -> Appended:
+        """Append one event and wait for the server's acknowledgement.
+
+        ``expected_last_seq`` is the stream sequence of the last event on this event's subject
+        that the writer has seen (0 for "none yet"). A mismatch raises
+        :class:`ConcurrencyConflict` and appends nothing.
+        """
+        subject = subject_of(event)
+        headers: dict[str, Any] = {MSG_ID: event.event_id}
+        if expected_last_seq is not None:
+            headers[EXPECTED_LAST_SUBJECT_SEQUENCE] = str(expected_last_seq)
+        try:
+            ack = await self.js.publish(
+                subject, encode(event), timeout=self.timeout, stream=self.stream, headers=headers
+            )
+        except nats.js.errors.APIError as exc:
+            if exc.err_code == _WRONG_LAST_SEQUENCE and expected_last_seq is not None:
+                raise ConcurrencyConflict(subject, expected_last_seq, str(exc.description)) from exc
+            raise
+        except (TimeoutError, nats.errors.TimeoutError, nats.errors.NoRespondersError) as exc:
+            raise LogUnavailable(
+                f"no acknowledgement for {subject} within {self.timeout}s"
+            ) from exc
+        return Appended(seq=ack.seq, duplicate=bool(ack.duplicate))
+
+    async def append_many(self, events: Sequence[Event], *, window: int = 256) -> list[Appended]:
+        """Append events without per-subject checks, ``window`` acknowledgements in flight.
+
+        For events with many writers (decisions, outcomes) or bulk imports. Order on the log
+        follows the order of publication within this connection.
+        """
+        results: list[Appended] = []
+        for start in range(0, len(events), window):
+            chunk = events[start : start + window]
+            acks = await asyncio.gather(*(self.append(e) for e in chunk))
+            results.extend(acks)
+        return results
+
+    async def last_subject_seq(self, subject: str) -> int:
+        """Sequence of the newest event on ``subject``, 0 when there is none."""
+        try:
+            msg = await self.js.get_last_msg(self.stream, subject)
+        except nats.js.errors.NotFoundError:
+            return 0
+        return int(msg.seq or 0)
+
+    async def head_seq(self) -> int:
+        """Sequence of the newest event in the whole log."""
+        info = await self.js.stream_info(self.stream)
+        return int(info.state.last_seq)
+
+    async def read(
+        self,
+        filter_subject: str,
+        *,
+        from_seq: int = 1,
+        to_seq: int | None = None,
+        batch: int = 1000,
+    ) -> AsyncGenerator[list[Recorded], None]:
+        """Yield the events on ``filter_subject`` from ``from_seq`` on, in log order, in batches.
+
+        Reading stops at the log's head as it was when the read began (or at ``to_seq``),
+        so a read terminates even while writers keep appending.
+        """
+        head = to_seq if to_seq is not None else await self.head_seq()
+        if from_seq > head:
+            return
+        config = api.ConsumerConfig(
+            deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
+            opt_start_seq=max(from_seq, 1),
+            ack_policy=api.AckPolicy.NONE,
+            inactive_threshold=30.0,
+            mem_storage=True,
+        )
+        sub = await self.js.pull_subscribe(filter_subject, stream=self.stream, config=config)
+        try:
+            # The consumer's pending count at creation is how many matching events exist now,
+            # so the read knows when it is done without waiting for a fetch to time out.
+            remaining = (await sub.consumer_info()).num_pending or 0
+            while remaining > 0:
+                msgs = await sub.fetch(min(batch, remaining), timeout=self.timeout)
+                remaining -= len(msgs)
+                out: list[Recorded] = []
+                for msg in msgs:
+                    seq = msg.metadata.sequence.stream
+                    if seq > head:
+                        remaining = 0
+                        break
+                    out.append(Recorded(seq, msg.subject, decode(msg.data)))
+                if out:
+                    yield out
+        finally:
+            await sub.unsubscribe()
+
+    async def read_entity(
+        self,
+        kind: str,
+        entity_id: str,
+        *,
+        from_seq: int = 1,
+        to_seq: int | None = None,
+        batch: int = 1000,
+    ) -> AsyncGenerator[list[Recorded], None]:
+        """Every event of one entity, in log order, in batches."""
+        async for chunk in self.read(
+            entity_filter(kind, entity_id), from_seq=from_seq, to_seq=to_seq, batch=batch
+        ):
+            yield chunk

@@ -1,0 +1,260 @@
+"""Admin requests over NATS: create and archive experiments.
+
+A command is decided against the entity's lifecycle as read from the log, then appended with
+the sequence it was decided on (``Nats-Expected-Last-Subject-Sequence``). If another writer got
+there first the command is decided again on the newer history, so two concurrent ``create``
+requests give one experiment and one clear "already exists" error, never two histories.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+import msgspec
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from opentelemetry import trace
+
+from events.dead_letter import DeadLetterLog
+from events.errors import ConcurrencyConflict
+from events.log import EventLog
+from events.schema import Event, ExperimentArchived, ExperimentCreated
+from events.subjects import InvalidEntityId, check_token, entity_subject
+from gateway.metrics import ADMIN_REQUESTS, DEAD_LETTERS
+from gateway.wire import RequestError, decode_request, encode_reply, is_msgpack
+
+log = logging.getLogger("llmopt.admin")
+tracer = trace.get_tracer("llmopt.gateway")
+
+ADMIN_PREFIX: Final = "llmopt.admin"
+CONFLICT_RETRIES: Final = 3
+
+
+class CreateExperiment(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    experiment_id: str
+    arms: list[str]
+    seed: int = 0
+    fallback_arm: str | None = None
+    description: str = ""
+    request_id: str | None = None
+    """Makes a retried request idempotent: the same id appends the same event id."""
+
+
+class ArchiveExperiment(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    experiment_id: str
+    reason: str = ""
+    request_id: str | None = None
+
+
+class Accepted(msgspec.Struct, frozen=True):
+    ok: bool
+    experiment_id: str
+    seq: int
+    duplicate: bool = False
+
+
+class AlreadyApplied(Exception):
+    """The request's event is in the log already (a client retry): answer with its sequence."""
+
+    def __init__(self, seq: int) -> None:
+        super().__init__(seq)
+        self.seq = seq
+
+
+class Lifecycle(msgspec.Struct):
+    """One experiment's lifecycle as the log tells it; the state admin commands decide on."""
+
+    created: bool = False
+    archived: bool = False
+    last_seq: int = 0
+    event_seqs: dict[str, int] = msgspec.field(default_factory=dict)
+    """Event id -> sequence, so a retried request is answered with its first result."""
+
+
+async def read_lifecycle(event_log: EventLog, experiment_id: str) -> Lifecycle:
+    state = Lifecycle()
+    subject = entity_subject("experiment", experiment_id, "lifecycle")
+    async for chunk in event_log.read(subject):
+        for recorded in chunk:
+            state.last_seq = recorded.seq
+            state.event_seqs[recorded.event.event_id] = recorded.seq
+            if isinstance(recorded.event, ExperimentCreated):
+                state.created = True
+            elif isinstance(recorded.event, ExperimentArchived):
+                state.archived = True
+    return state
+
+
+def decide_create(state: Lifecycle, request: CreateExperiment, now: float) -> Event:
+    event_id = f"create:{request.experiment_id}:{request.request_id or uuid.uuid4().hex}"
+    if event_id in state.event_seqs:
+        raise AlreadyApplied(state.event_seqs[event_id])
+    if state.created:
+        raise RequestError(
+            "already_exists", f"experiment {request.experiment_id!r} exists", "experiment_id"
+        )
+    return ExperimentCreated(
+        event_id=event_id,
+        entity_id=request.experiment_id,
+        at=now,
+        arms=tuple(request.arms),
+        seed=request.seed,
+        fallback_arm=request.fallback_arm,
+        description=request.description,
+    )
+
+
+def decide_archive(state: Lifecycle, request: ArchiveExperiment, now: float) -> Event:
+    event_id = f"archive:{request.experiment_id}:{request.request_id or uuid.uuid4().hex}"
+    if event_id in state.event_seqs:
+        raise AlreadyApplied(state.event_seqs[event_id])
+    if not state.created:
+        raise RequestError(
+            "not_found", f"experiment {request.experiment_id!r} does not exist", "experiment_id"
+        )
+    if state.archived:
+        raise RequestError(
+            "invalid_transition",
+            f"experiment {request.experiment_id!r} is archived already",
+            "experiment_id",
+        )
+    return ExperimentArchived(
+        event_id=event_id,
+        entity_id=request.experiment_id,
+        at=now,
+        reason=request.reason,
+    )
+
+
+def validate_create(request: CreateExperiment) -> None:
+    _check_id(request.experiment_id)
+    if not request.arms:
+        raise RequestError("invalid_request", "an experiment needs at least one arm", "arms")
+    for i, arm in enumerate(request.arms):
+        if not arm or len(arm) > 128:
+            raise RequestError("invalid_request", "arm names are 1-128 characters", f"arms[{i}]")
+    if len(set(request.arms)) != len(request.arms):
+        raise RequestError("invalid_request", "arm names must be unique", "arms")
+    if request.fallback_arm is not None and request.fallback_arm not in request.arms:
+        raise RequestError(
+            "invalid_request", "fallback_arm must be one of the arms", "fallback_arm"
+        )
+
+
+def _check_id(experiment_id: str) -> None:
+    try:
+        check_token(experiment_id, "experiment_id")
+    except InvalidEntityId as exc:
+        raise RequestError("invalid_request", str(exc), "experiment_id") from exc
+
+
+class AdminService:
+    """Serves ``llmopt.admin.experiment.*`` in the queue group ``llmopt-admin``."""
+
+    def __init__(self, nc: Client, event_log: EventLog, dead_letters: DeadLetterLog) -> None:
+        self.nc = nc
+        self.event_log = event_log
+        self.dead_letters = dead_letters
+        self._subs: list[Any] = []
+
+    async def start(self) -> None:
+        routes: dict[str, Callable[[Msg], Awaitable[Accepted]]] = {
+            "experiment.create": self._create,
+            "experiment.archive": self._archive,
+        }
+        for name, handler in routes.items():
+            subject = f"{ADMIN_PREFIX}.{name}"
+            self._subs.append(
+                await self.nc.subscribe(subject, queue="llmopt-admin", cb=self._serve(handler))
+            )
+
+    async def stop(self) -> None:
+        for sub in self._subs:
+            await sub.unsubscribe()
+        self._subs.clear()
+
+    def _serve(
+        self, handler: Callable[[Msg], Awaitable[Accepted]]
+    ) -> Callable[[Msg], Awaitable[None]]:
+        async def serve(msg: Msg) -> None:
+            packed = is_msgpack(msg.headers)
+            with tracer.start_as_current_span("admin_request", attributes={"subject": msg.subject}):
+                try:
+                    reply: Any = await handler(msg)
+                    ADMIN_REQUESTS.labels(msg.subject, "ok").inc()
+                except RequestError as exc:
+                    reply = exc.reply()
+                    ADMIN_REQUESTS.labels(msg.subject, exc.code).inc()
+                    if exc.code in ("invalid_request", "malformed"):
+                        await self._dead_letter(msg, exc)
+                except Exception:
+                    log.exception("admin request failed", extra={"subject": msg.subject})
+                    ADMIN_REQUESTS.labels(msg.subject, "internal").inc()
+                    reply = RequestError(
+                        "internal", "the request failed; it was not applied"
+                    ).reply()
+            if msg.reply:
+                await msg.respond(encode_reply(reply, msgpack=packed))
+
+        return serve
+
+    async def _dead_letter(self, msg: Msg, exc: RequestError) -> None:
+        try:
+            await self.dead_letters.record(
+                msg.subject, msg.data, code=exc.code, message=exc.message, field=exc.field
+            )
+            DEAD_LETTERS.labels(msg.subject).inc()
+        except Exception:
+            log.exception("dead-letter record failed", extra={"subject": msg.subject})
+        log.info(
+            "request refused",
+            extra={
+                "subject": msg.subject,
+                "code": exc.code,
+                "field": exc.field,
+                "reason": exc.message,
+            },
+        )
+
+    async def _create(self, msg: Msg) -> Accepted:
+        request = decode_request(msg.data, CreateExperiment, msgpack=is_msgpack(msg.headers))
+        validate_create(request)
+        return await self._execute(
+            request.experiment_id, lambda state: decide_create(state, request, time.time())
+        )
+
+    async def _archive(self, msg: Msg) -> Accepted:
+        request = decode_request(msg.data, ArchiveExperiment, msgpack=is_msgpack(msg.headers))
+        _check_id(request.experiment_id)
+        return await self._execute(
+            request.experiment_id, lambda state: decide_archive(state, request, time.time())
+        )
+
+    async def _execute(self, experiment_id: str, decide: Callable[[Lifecycle], Event]) -> Accepted:
+        for _attempt in range(CONFLICT_RETRIES):
+            state = await read_lifecycle(self.event_log, experiment_id)
+            try:
+                event = decide(state)
+            except AlreadyApplied as done:
+                return Accepted(True, experiment_id, done.seq, duplicate=True)
+            try:
+                appended = await self.event_log.append(event, expected_last_seq=state.last_seq)
+            except ConcurrencyConflict:
+                continue  # decide again on the newer history
+            log.info(
+                "admin event appended",
+                extra={
+                    "event_type": type(event).__name__,
+                    "experiment_id": experiment_id,
+                    "seq": appended.seq,
+                    "duplicate": appended.duplicate,
+                },
+            )
+            return Accepted(True, experiment_id, appended.seq, appended.duplicate)
+        raise RequestError(
+            "conflict", f"experiment {experiment_id!r} kept changing; retry the request"
+        )

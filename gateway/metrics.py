@@ -1,0 +1,14 @@
+"""Prometheus metrics of the gateway process (admin and ingest)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter
+
+ADMIN_REQUESTS = Counter(
+    "llmopt_admin_requests_total",
+    "Admin requests by subject and result code",
+    ["subject", "result"],
+)
+DEAD_LETTERS = Counter(
+    "llmopt_dead_letters_total", "Refused inputs recorded in the dead-letter stream", ["subject"]
+)

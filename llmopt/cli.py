@@ -1,0 +1,230 @@
+"""The ``llmopt`` command: serve, replay, events."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import sys
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import msgspec
+
+from llmopt.logs import configure_logging
+from llmopt.settings import Settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="llmopt", description=__doc__)
+    parser.add_argument("--state-dir", help="state directory (LLMOPT_STATE_DIR, default .llmopt)")
+    parser.add_argument("--nats-url", help="use this NATS server (LLMOPT_NATS_URL)")
+    parser.add_argument("--ray-address", help="join this Ray cluster (LLMOPT_RAY_ADDRESS)")
+    parser.add_argument("--log-level", default="INFO")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the optimizer until Ctrl-C")
+    serve.add_argument("--nats-port", type=int, help="port of the embedded NATS server")
+    serve.add_argument("--sync-interval", help="JetStream fsync interval: 'always' or e.g. 1s, 2m")
+    serve.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
+
+    replay = sub.add_parser("replay", help="rebuild an entity's state from the log")
+    replay.add_argument("kind", help="entity kind, e.g. experiment")
+    replay.add_argument("entity_id")
+    replay.add_argument("--to-seq", type=int, help="stop after this log sequence")
+    replay.add_argument(
+        "--to-time", help="stop before the first event later than this (ISO 8601 or Unix seconds)"
+    )
+    replay.add_argument(
+        "--from-checkpoint",
+        action="store_true",
+        help="start from the newest valid checkpoint instead of from scratch",
+    )
+    replay.add_argument(
+        "--verify",
+        action="store_true",
+        help="compare with the live actor's digest; exit 1 on a mismatch",
+    )
+    replay.add_argument("--json", action="store_true", help="print JSON")
+
+    events = sub.add_parser("events", help="list or tail the log")
+    events.add_argument("--kind", default="*")
+    events.add_argument("--entity", default="*")
+    events.add_argument("--channel", default="*")
+    events.add_argument("--from-seq", type=int, default=1)
+    events.add_argument("--limit", type=int, default=100, help="0 for no limit")
+    events.add_argument("--follow", action="store_true", help="keep printing new events")
+    events.add_argument("--dead-letters", action="store_true", help="list refused input instead")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    configure_logging(args.log_level.upper())
+    overrides: dict[str, Any] = {
+        "state_dir": args.state_dir,
+        "nats_url": args.nats_url,
+        "ray_address": args.ray_address,
+    }
+    if args.command == "serve":
+        overrides |= {
+            "nats_port": args.nats_port,
+            "nats_sync_interval": args.sync_interval,
+            "metrics_port": args.metrics_port,
+        }
+    try:
+        settings = Settings.from_env(**overrides)
+    except ValueError as exc:
+        print(f"llmopt: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "serve":
+        from llmopt.serve import serve
+
+        return asyncio.run(serve(settings))
+    if args.command == "replay":
+        return asyncio.run(_replay(settings, args))
+    return asyncio.run(_events(settings, args))
+
+
+@contextlib.asynccontextmanager
+async def _log_connection(settings: Settings) -> AsyncIterator[Any]:
+    """A JetStream context on the running server; or, with none running, on the state dir's
+    data through a temporary embedded server, so the log can be read while ``serve`` is down."""
+    from gateway.connection import connect
+    from gateway.nats_server import EmbeddedNatsServer
+    from llmopt.runtime import url_file
+
+    url = settings.nats_url
+    server: EmbeddedNatsServer | None = None
+    if url is None and url_file(settings).exists():
+        url = url_file(settings).read_text().strip()
+    if url is None:
+        if not (settings.nats_data_dir / "jetstream").exists():
+            raise SystemExit(f"llmopt: no log under {settings.nats_data_dir}; run `llmopt serve`")
+        server = EmbeddedNatsServer(settings.nats_data_dir, sync_interval="always")
+        await asyncio.to_thread(server.start)
+        url = server.url
+    nc = await connect(settings, url=url, name="llmopt cli")
+    try:
+        yield nc.jetstream()
+    finally:
+        await nc.close()
+        if server is not None:
+            await asyncio.to_thread(server.stop)
+
+
+def _parse_time(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        parsed = dt.datetime.fromisoformat(value)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=dt.UTC)
+        return parsed.timestamp()
+
+
+async def _replay(settings: Settings, args: argparse.Namespace) -> int:
+    from actors.checkpoint import CheckpointStore
+    from events.log import EventLog
+    from llmopt.replay import replay
+
+    live: Any = None
+    to_seq = args.to_seq
+    if args.verify:
+        live = await asyncio.to_thread(_live_status, settings, args.kind, args.entity_id)
+        if live is None:
+            print(f"llmopt: no live actor for {args.kind}/{args.entity_id}", file=sys.stderr)
+            return 2
+        to_seq = live.seq
+    async with _log_connection(settings) as js:
+        result = await replay(
+            EventLog(js),
+            args.kind,
+            args.entity_id,
+            to_seq=to_seq,
+            to_time=_parse_time(args.to_time),
+            checkpoints=CheckpointStore(js) if args.from_checkpoint else None,
+        )
+    report: dict[str, Any] = {
+        "kind": result.kind,
+        "entity_id": result.entity_id,
+        "seq": result.seq,
+        "digest": result.digest,
+        "events_replayed": result.events,
+        "from_checkpoint_seq": result.from_checkpoint_seq,
+        "checkpoints_skipped": result.checkpoints_skipped,
+        "seconds": round(result.seconds, 4),
+        "events_per_second": round(result.events_per_second),
+        "summary": getattr(result.state, "summary", dict)(),
+    }
+    mismatch = False
+    if live is not None:
+        mismatch = live.digest != result.digest
+        report["live"] = {"seq": live.seq, "digest": live.digest, "match": not mismatch}
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        for key, value in report.items():
+            print(f"{key:>22}: {json.dumps(value) if isinstance(value, dict) else value}")
+    return 1 if mismatch else 0
+
+
+def _live_status(settings: Settings, kind: str, entity_id: str) -> Any:
+    import ray
+
+    from actors.entity_actor import find_actor
+    from actors.ray_cluster import init_ray
+
+    init_ray(settings, address=settings.ray_address or "auto", log_to_driver=False)
+    actor = find_actor(settings, kind, entity_id)
+    return None if actor is None else ray.get(actor.status.remote(), timeout=30)
+
+
+async def _events(settings: Settings, args: argparse.Namespace) -> int:
+    from nats.js import api
+
+    from events.dead_letter import DEAD_LETTER_STREAM
+    from events.log import LOG_STREAM
+    from events.subjects import DEAD_LETTER_PREFIX, LOG_PREFIX
+
+    stream = DEAD_LETTER_STREAM if args.dead_letters else LOG_STREAM
+    subject = (
+        f"{DEAD_LETTER_PREFIX}.>"
+        if args.dead_letters
+        else f"{LOG_PREFIX}.{args.kind}.{args.entity}.{args.channel}"
+    )
+    printed = 0
+    async with _log_connection(settings) as js:
+        config = api.ConsumerConfig(
+            deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
+            opt_start_seq=max(1, args.from_seq),
+            ack_policy=api.AckPolicy.NONE,
+            inactive_threshold=30.0,
+        )
+        sub = await js.pull_subscribe(subject, stream=stream, config=config)
+        remaining = (await sub.consumer_info()).num_pending
+        while args.follow or remaining > 0:
+            try:
+                msgs = await sub.fetch(256, timeout=1.0)
+            except TimeoutError:
+                continue
+            for msg in msgs:
+                remaining -= 1
+                line = {
+                    "seq": msg.metadata.sequence.stream,
+                    "subject": msg.subject,
+                    "data": msgspec.json.decode(msg.data),
+                }
+                print(json.dumps(line), flush=True)
+                printed += 1
+                if args.limit and printed >= args.limit:
+                    return 0
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
