@@ -21,11 +21,13 @@ from actors.entity_actor import find_actor, spawn_actor
 from actors.live_entities import LiveEntities
 from events.codec import decode
 from events.log import LOG_STREAM
+from events.pull_consumer import PullConsumer
 from events.subjects import LOG_PREFIX
 from llmopt.settings import Settings
 
 log = logging.getLogger("llmopt.directory")
 LIFECYCLE_FILTER = f"{LOG_PREFIX}.*.*.lifecycle"
+DIRECTORY_CONSUMER = "llmopt-directory"
 
 
 class ActorDirectory:
@@ -45,43 +47,46 @@ class ActorDirectory:
         return find_actor(self.settings, kind, entity_id)
 
     async def run(self) -> None:
-        config = api.ConsumerConfig(
-            deliver_policy=api.DeliverPolicy.ALL,
-            ack_policy=api.AckPolicy.NONE,
-            filter_subject=LIFECYCLE_FILTER,
-            inactive_threshold=60.0,
+        """Fold the lifecycle events from the start, then follow them until stopped."""
+        with contextlib.suppress(nats.js.errors.NotFoundError):
+            await self.js.delete_consumer(LOG_STREAM, DIRECTORY_CONSUMER)
+        info = await self.js.add_consumer(
+            LOG_STREAM,
+            api.ConsumerConfig(
+                durable_name=DIRECTORY_CONSUMER,
+                deliver_policy=api.DeliverPolicy.ALL,
+                ack_policy=api.AckPolicy.NONE,
+                filter_subject=LIFECYCLE_FILTER,
+            ),
         )
-        sub = await self.js.pull_subscribe(LIFECYCLE_FILTER, stream=LOG_STREAM, config=config)
-        if (await sub.consumer_info()).num_pending == 0:
-            self.caught_up.set()
+        changes: list[tuple[str, str, bool]] = []
+
+        def on_event(seq: int, subject: str, data: bytes) -> None:
+            if seq <= self.seq:
+                return
+            self.seq = seq
+            change = self.entities.apply(decode(data))
+            if change is not None:
+                changes.append(change)
+
+        consumer = PullConsumer(self.js._nc, LOG_STREAM, DIRECTORY_CONSUMER, on_event)
+        await consumer.start()
+        pending = int(info.num_pending or 0)
         try:
             while not self._stopping.is_set():
+                catching_up = not self.caught_up.is_set()
                 try:
-                    msgs = await sub.fetch(256, timeout=1.0)
-                except (TimeoutError, nats.errors.TimeoutError):
-                    self.caught_up.set()
-                    continue
-                except (
-                    nats.errors.ConnectionClosedError,
-                    nats.errors.ConnectionReconnectingError,
-                    nats.js.errors.ServiceUnavailableError,
-                    nats.errors.NoRespondersError,
-                ):
+                    delivered = await consumer.pull(256, wait_s=None if catching_up else 1.0)
+                except (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError):
                     await asyncio.sleep(0.2)
                     continue
-                for msg in msgs:
-                    seq = msg.metadata.sequence.stream
-                    if seq <= self.seq:
-                        continue
-                    self.seq = seq
-                    change = self.entities.apply(decode(msg.data))
-                    if change is not None:
-                        await self._reconcile(*change)
-                    if msg.metadata.num_pending == 0:
-                        self.caught_up.set()
+                pending -= delivered
+                while changes:
+                    await self._reconcile(*changes.pop(0))
+                if catching_up and (pending <= 0 or delivered == 0):
+                    self.caught_up.set()
         finally:
-            with contextlib.suppress(Exception):
-                await sub.unsubscribe()
+            await consumer.close()
 
     def stop(self) -> None:
         self._stopping.set()

@@ -32,6 +32,7 @@ from actors.checkpoint import CheckpointStore, make_checkpoint
 from events.codec import decode
 from events.errors import ConcurrencyConflict
 from events.log import LOG_STREAM, EventLog
+from events.pull_consumer import PullConsumer
 from events.schema import CheckpointTaken
 from events.subjects import entity_filter, entity_subject
 from gateway.connection import connect
@@ -165,7 +166,7 @@ class EntityHost:
             self._skipped += loaded.skipped
             self._since_checkpoint = 0
             head = await event_log.head_seq()
-            sub = await self._subscribe(js)
+            pending = await self._create_consumer(js)
         log.info(
             "actor recovering",
             extra={
@@ -173,40 +174,48 @@ class EntityHost:
                 "entity_id": self.entity_id,
                 "from_seq": self.seq,
                 "log_head": head,
+                "pending": pending,
                 "checkpoints_skipped": loaded.skipped,
             },
         )
-        if self.seq >= head or not await self._has_pending(sub):
-            self._mark_ready(started)
+        consumer = PullConsumer(
+            self._nc, LOG_STREAM, consumer_name(self.kind, self.entity_id), self._on_event
+        )
+        await consumer.start()
         try:
-            await self._follow(sub, event_log, head, started)
+            if pending == 0:
+                self._mark_ready(started)
+            await self._follow(consumer, event_log, head, started)
         finally:
-            with contextlib.suppress(Exception):
-                await sub.unsubscribe()
+            await consumer.close()
 
-    async def _subscribe(self, js: Any) -> Any:
+    async def _create_consumer(self, js: Any) -> int:
+        """(Re)create the durable consumer right after the recovered sequence; returns how many
+        of the entity's events are pending for it."""
         durable = consumer_name(self.kind, self.entity_id)
         with contextlib.suppress(nats.js.errors.NotFoundError):
             await js.delete_consumer(LOG_STREAM, durable)
-        config = api.ConsumerConfig(
-            durable_name=durable,
-            deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
-            opt_start_seq=self.seq + 1,
-            ack_policy=api.AckPolicy.NONE,
-            filter_subject=entity_filter(self.kind, self.entity_id),
-            max_waiting=4,
+        info = await js.add_consumer(
+            LOG_STREAM,
+            api.ConsumerConfig(
+                durable_name=durable,
+                deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
+                opt_start_seq=self.seq + 1,
+                ack_policy=api.AckPolicy.NONE,
+                filter_subject=entity_filter(self.kind, self.entity_id),
+                max_waiting=4,
+            ),
         )
-        return await js.pull_subscribe(
-            entity_filter(self.kind, self.entity_id),
-            durable=durable,
-            stream=LOG_STREAM,
-            config=config,
-        )
+        return int(info.num_pending or 0)
 
-    @staticmethod
-    async def _has_pending(sub: Any) -> bool:
-        info = await sub.consumer_info()
-        return bool(info.num_pending)
+    def _on_event(self, seq: int, subject: str, data: bytes) -> None:
+        if seq <= self.seq:
+            return  # delivered again after a reconnect: already folded
+        event = decode(data)
+        self.state.apply(event)
+        self.seq = seq
+        if not isinstance(event, CheckpointTaken):
+            self._since_checkpoint += 1
 
     def _mark_ready(self, started: float) -> None:
         if not self.ready.is_set():
@@ -221,33 +230,23 @@ class EntityHost:
                 },
             )
 
-    async def _follow(self, sub: Any, event_log: EventLog, head: int, started: float) -> None:
+    async def _follow(
+        self, consumer: PullConsumer, event_log: EventLog, head: int, started: float
+    ) -> None:
         batch = self.settings.fetch_batch
-        apply = self.state.apply
         while not self._stopping.is_set():
+            catching_up = not self.ready.is_set()
             try:
-                msgs = await sub.fetch(batch, timeout=1.0)
-            except (TimeoutError, nats.errors.TimeoutError):
-                msgs = []
+                delivered = await consumer.pull(batch, wait_s=None if catching_up else 1.0)
             except (
                 nats.errors.ConnectionClosedError,
                 nats.errors.ConnectionReconnectingError,
-                nats.errors.NoRespondersError,
-                nats.js.errors.ServiceUnavailableError,
+                nats.errors.OutboundBufferLimitError,
             ):
                 # The client reconnects by itself; the durable consumer survives the outage.
                 await asyncio.sleep(0.2)
                 continue
-            for msg in msgs:
-                seq = msg.metadata.sequence.stream
-                if seq <= self.seq:
-                    continue  # redelivered after a reconnect: already folded
-                event = decode(msg.data)
-                apply(event)
-                self.seq = seq
-                if not isinstance(event, CheckpointTaken):
-                    self._since_checkpoint += 1
-            if not self.ready.is_set() and (self.seq >= head or not msgs):
+            if catching_up and (self.seq >= head or delivered == 0):
                 self._mark_ready(started)
             if self._checkpoint_due():
                 await self._checkpoint(event_log)

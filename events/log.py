@@ -8,6 +8,7 @@ not seen the latest event of its subject is refused instead of forking the histo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncGenerator, Sequence
 from typing import Any, Final
 
@@ -17,6 +18,7 @@ from nats.js import JetStreamContext, api
 
 from events.codec import decode, encode
 from events.errors import ConcurrencyConflict, LogUnavailable
+from events.pull_consumer import PullConsumer
 from events.schema import AnyEvent, Event, subject_of
 from events.subjects import LOG_SUBJECTS, entity_filter
 
@@ -96,18 +98,29 @@ class EventLog:
             ) from exc
         return Appended(seq=ack.seq, duplicate=bool(ack.duplicate))
 
-    async def append_many(self, events: Sequence[Event], *, window: int = 256) -> list[Appended]:
-        """Append events without per-subject checks, ``window`` acknowledgements in flight.
+    async def append_many(self, events: Sequence[Event]) -> list[Appended]:
+        """Append events pipelined (``publish_async``), without per-subject checks.
 
-        For events with many writers (decisions, outcomes) or bulk imports. Order on the log
-        follows the order of publication within this connection.
+        For events with many writers (decisions, outcomes) and bulk imports. Every event is
+        acknowledged before this returns; a failure raises after the whole batch settled, and
+        appending the batch again is safe because every append carries its event id.
         """
-        results: list[Appended] = []
-        for start in range(0, len(events), window):
-            chunk = events[start : start + window]
-            acks = await asyncio.gather(*(self.append(e) for e in chunk))
-            results.extend(acks)
-        return results
+        futures = [
+            await self.js.publish_async(
+                subject_of(event),
+                encode(event),
+                stream=self.stream,
+                headers={MSG_ID: event.event_id},
+            )
+            for event in events
+        ]
+        try:
+            acks = await asyncio.wait_for(
+                asyncio.gather(*futures), self.timeout + len(events) / 1000
+            )
+        except TimeoutError as exc:
+            raise LogUnavailable(f"{len(events)} appends not all acknowledged in time") from exc
+        return [Appended(seq=ack.seq, duplicate=bool(ack.duplicate)) for ack in acks]
 
     async def last_subject_seq(self, subject: str) -> int:
         """Sequence of the newest event on ``subject``, 0 when there is none."""
@@ -138,32 +151,43 @@ class EventLog:
         head = to_seq if to_seq is not None else await self.head_seq()
         if from_seq > head:
             return
-        config = api.ConsumerConfig(
-            deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
-            opt_start_seq=max(from_seq, 1),
-            ack_policy=api.AckPolicy.NONE,
-            inactive_threshold=30.0,
-            mem_storage=True,
+        info = await self.js.add_consumer(
+            self.stream,
+            api.ConsumerConfig(
+                deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
+                opt_start_seq=max(from_seq, 1),
+                ack_policy=api.AckPolicy.NONE,
+                filter_subject=filter_subject,
+                inactive_threshold=30.0,
+                mem_storage=True,
+            ),
         )
-        sub = await self.js.pull_subscribe(filter_subject, stream=self.stream, config=config)
+        chunk: list[Recorded] = []
+
+        def collect(seq: int, subject: str, data: bytes) -> None:
+            if seq <= head:
+                chunk.append(Recorded(seq, subject, decode(data)))
+
+        consumer = PullConsumer(self.js._nc, self.stream, info.name, collect)
+        await consumer.start()
         try:
             # The consumer's pending count at creation is how many matching events exist now,
-            # so the read knows when it is done without waiting for a fetch to time out.
-            remaining = (await sub.consumer_info()).num_pending or 0
+            # so the read knows when it is done without waiting for a request to expire.
+            remaining = info.num_pending or 0
             while remaining > 0:
-                msgs = await sub.fetch(min(batch, remaining), timeout=self.timeout)
-                remaining -= len(msgs)
-                out: list[Recorded] = []
-                for msg in msgs:
-                    seq = msg.metadata.sequence.stream
-                    if seq > head:
-                        remaining = 0
-                        break
-                    out.append(Recorded(seq, msg.subject, decode(msg.data)))
-                if out:
+                delivered = await consumer.pull(min(batch, remaining))
+                remaining -= delivered
+                if chunk:
+                    out, chunk = chunk, []
                     yield out
+                    if out[-1].seq >= head:
+                        return
+                elif delivered == 0:
+                    return
         finally:
-            await sub.unsubscribe()
+            await consumer.close()
+            with contextlib.suppress(Exception):
+                await self.js.delete_consumer(self.stream, info.name)
 
     async def read_entity(
         self,
