@@ -54,7 +54,11 @@ class ExperimentLedger(Aggregate, kw_only=True):
     fallback_arm: str | None = None
     arms: dict[str, ArmStats] = msgspec.field(default_factory=dict)
     pending: dict[str, PendingDecision] = msgspec.field(default_factory=dict)
-    """Decisions awaiting an outcome, oldest first (insertion order is log order)."""
+    """Decisions awaiting an outcome, in log order; expiry walks it from the front, so a
+    decision that arrived late behind newer ones can outlive the TTL until they expire."""
+    resolved: dict[str, float] = msgspec.field(default_factory=dict)
+    """Decisions whose outcome was joined (id -> event time), bounded like ``pending``, so a
+    duplicate decision or outcome redelivered after the join is recognised, not counted."""
     pending_capacity: int = 100_000
     pending_ttl_s: float = 7 * 86400.0
     watermark: float = 0.0
@@ -62,10 +66,18 @@ class ExperimentLedger(Aggregate, kw_only=True):
     events_applied: int = 0
     duplicate_decisions: int = 0
     unknown_arm_decisions: int = 0
+    duplicate_outcomes: int = 0
     unmatched_outcomes: int = 0
     expired_decisions: int = 0
 
+    def __post_init__(self) -> None:
+        # Built in Python with ints, a float field would round-trip to another digest.
+        self.pending_ttl_s = float(self.pending_ttl_s)
+        self.watermark = float(self.watermark)
+
     def apply(self, event: Event) -> None:
+        if isinstance(event, CheckpointTaken):
+            return  # the host's bookkeeping, not a change of this state
         self.events_applied += 1
         if event.at > self.watermark:
             self.watermark = float(event.at)
@@ -81,8 +93,6 @@ class ExperimentLedger(Aggregate, kw_only=True):
                 self.arms.setdefault(arm, ArmStats())
         elif isinstance(event, ExperimentArchived):
             self.archived = True
-        elif isinstance(event, CheckpointTaken):
-            self.events_applied -= 1  # bookkeeping of the host, not a change of this state
         self._expire()
 
     def _decide(self, event: DecisionMade) -> None:
@@ -90,7 +100,7 @@ class ExperimentLedger(Aggregate, kw_only=True):
         if stats is None:
             self.unknown_arm_decisions += 1
             return
-        if event.decision_id in self.pending:
+        if event.decision_id in self.pending or event.decision_id in self.resolved:
             self.duplicate_decisions += 1
             return
         stats.decisions += 1
@@ -102,8 +112,14 @@ class ExperimentLedger(Aggregate, kw_only=True):
     def _observe(self, event: OutcomeObserved) -> None:
         decision = self.pending.pop(event.decision_id, None)
         if decision is None:
-            self.unmatched_outcomes += 1
+            if event.decision_id in self.resolved:
+                self.duplicate_outcomes += 1
+            else:
+                self.unmatched_outcomes += 1
             return
+        self.resolved[event.decision_id] = decision.at
+        if len(self.resolved) > self.pending_capacity:
+            del self.resolved[next(iter(self.resolved))]
         stats = self.arms[decision.arm]
         stats.outcomes += 1
         if event.reward is not None:
@@ -122,9 +138,14 @@ class ExperimentLedger(Aggregate, kw_only=True):
         while self.pending:
             oldest_id = next(iter(self.pending))
             if self.pending[oldest_id].at >= horizon:
-                return
+                break
             del self.pending[oldest_id]
             self.expired_decisions += 1
+        while self.resolved:
+            oldest_id = next(iter(self.resolved))
+            if self.resolved[oldest_id] >= horizon:
+                break
+            del self.resolved[oldest_id]
 
     def summary(self) -> dict[str, object]:
         """What ``llmopt replay`` prints: counts and per-arm means, no raw tables."""
@@ -136,6 +157,7 @@ class ExperimentLedger(Aggregate, kw_only=True):
             "pending_decisions": len(self.pending),
             "expired_decisions": self.expired_decisions,
             "unmatched_outcomes": self.unmatched_outcomes,
+            "duplicate_outcomes": self.duplicate_outcomes,
             "duplicate_decisions": self.duplicate_decisions,
             "arms": {
                 arm: {

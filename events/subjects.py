@@ -15,7 +15,7 @@ LOG_PREFIX: Final = "llmopt.log"
 LOG_SUBJECTS: Final = f"{LOG_PREFIX}.>"
 DEAD_LETTER_PREFIX: Final = "llmopt.deadletter"
 
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
 class InvalidEntityId(ValueError):
@@ -24,7 +24,7 @@ class InvalidEntityId(ValueError):
 
 def check_token(value: str, what: str = "entity_id") -> str:
     """Return ``value`` if it is usable as one subject token, else raise ``InvalidEntityId``."""
-    if not isinstance(value, str) or not _TOKEN.match(value):
+    if not isinstance(value, str) or not _TOKEN.fullmatch(value):
         raise InvalidEntityId(
             f"{what} must be 1-128 characters of letters, digits, '_' or '-', got {value!r}"
         )

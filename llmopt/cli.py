@@ -178,8 +178,12 @@ def _live_status(settings: Settings, kind: str, entity_id: str) -> Any:
 
     from actors.entity_actor import find_actor
     from actors.ray_cluster import init_ray
+    from llmopt.runtime import ray_address_file
 
-    init_ray(settings, address=settings.ray_address or "auto", log_to_driver=False)
+    address = settings.ray_address
+    if address is None and ray_address_file(settings).exists():
+        address = ray_address_file(settings).read_text().strip()
+    init_ray(settings, address=address or "auto", log_to_driver=False)
     actor = find_actor(settings, kind, entity_id)
     return None if actor is None else ray.get(actor.status.remote(), timeout=30)
 

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import ray
 from nats.aio.client import Client
 
 from actors.checkpoint import CheckpointStore
@@ -48,6 +49,11 @@ def url_file(settings: Settings) -> Path:
     return settings.state_dir / "nats.url"
 
 
+def ray_address_file(settings: Settings) -> Path:
+    """Where a running ``serve`` leaves the address of its Ray cluster for the CLI."""
+    return settings.state_dir / "ray.address"
+
+
 class Services:
     """Everything ``serve`` runs, started in order and stopped in reverse."""
 
@@ -64,7 +70,8 @@ class Services:
         self.nc = await connect(self.settings, url=self.nats_url, name="llmopt gateway")
         js = self.nc.jetstream()
         self.event_log, dead_letters = await prepare_storage(js, self.settings)
-        await asyncio.to_thread(init_ray, self.settings)
+        init_ray(self.settings)
+        ray_address_file(self.settings).write_text(ray.get_runtime_context().gcs_address)
         self.directory = ActorDirectory(self.settings, js, self.nats_url)
         self._tasks.append(asyncio.create_task(self.directory.run(), name="directory"))
         self.admin = AdminService(self.nc, self.event_log, dead_letters)
@@ -83,6 +90,8 @@ class Services:
         if self.nc is not None:
             with contextlib.suppress(Exception):
                 await self.nc.drain()
+        with contextlib.suppress(FileNotFoundError):
+            ray_address_file(self.settings).unlink()
 
 
 @contextlib.asynccontextmanager

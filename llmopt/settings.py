@@ -77,4 +77,4 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 def _decode_path(type_: type, obj: object) -> object:
     if type_ is Path and isinstance(obj, str | os.PathLike):
         return Path(obj)
-    raise NotImplementedError(f"cannot convert {obj!r} to {type_}")
+    raise TypeError(f"cannot convert {obj!r} to {type_}")
