@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from typing import Any
 
 import nats.errors
@@ -18,6 +19,7 @@ import ray
 from nats.js import JetStreamContext, api
 
 from actors.entity_actor import find_actor, spawn_actor
+from actors.host import consumer_name
 from actors.live_entities import LiveEntities
 from events.codec import decode
 from events.log import LOG_STREAM
@@ -27,7 +29,6 @@ from llmopt.settings import Settings
 
 log = logging.getLogger("llmopt.directory")
 LIFECYCLE_FILTER = f"{LOG_PREFIX}.*.*.lifecycle"
-DIRECTORY_CONSUMER = "llmopt-directory"
 
 
 class ActorDirectory:
@@ -39,6 +40,9 @@ class ActorDirectory:
         self.seq = 0
         self.caught_up = asyncio.Event()
         self._stopping = asyncio.Event()
+        self.consumer = f"llmopt-directory-{uuid.uuid4().hex[:12]}"
+        """Durable, to survive a NATS restart; one per directory, removed by the server once
+        the directory has been gone for five minutes."""
 
     def actor(self, kind: str, entity_id: str) -> Any | None:
         """The live actor of an entity, or None if it is not live."""
@@ -48,15 +52,14 @@ class ActorDirectory:
 
     async def run(self) -> None:
         """Fold the lifecycle events from the start, then follow them until stopped."""
-        with contextlib.suppress(nats.js.errors.NotFoundError):
-            await self.js.delete_consumer(LOG_STREAM, DIRECTORY_CONSUMER)
         info = await self.js.add_consumer(
             LOG_STREAM,
             api.ConsumerConfig(
-                durable_name=DIRECTORY_CONSUMER,
+                durable_name=self.consumer,
                 deliver_policy=api.DeliverPolicy.ALL,
                 ack_policy=api.AckPolicy.NONE,
                 filter_subject=LIFECYCLE_FILTER,
+                inactive_threshold=300.0,
             ),
         )
         changes: list[tuple[str, str, bool]] = []
@@ -69,7 +72,7 @@ class ActorDirectory:
             if change is not None:
                 changes.append(change)
 
-        consumer = PullConsumer(self.js._nc, LOG_STREAM, DIRECTORY_CONSUMER, on_event)
+        consumer = PullConsumer(self.js._nc, LOG_STREAM, self.consumer, on_event)
         await consumer.start()
         pending = int(info.num_pending or 0)
         try:
@@ -102,4 +105,6 @@ class ActorDirectory:
         with contextlib.suppress(ray.exceptions.RayActorError, asyncio.TimeoutError):
             await asyncio.wait_for(actor.stop.remote(), 15.0)
         ray.kill(actor, no_restart=True)
+        with contextlib.suppress(nats.js.errors.NotFoundError):
+            await self.js.delete_consumer(LOG_STREAM, consumer_name(kind, entity_id))
         log.info("actor stopped", extra={"kind": kind, "entity_id": entity_id})

@@ -11,9 +11,9 @@ import time
 from typing import Final
 
 import msgspec
-import nats.js.errors
 from nats.js import JetStreamContext, api
 
+from events.streams import ensure_stream
 from events.subjects import DEAD_LETTER_PREFIX
 
 DEAD_LETTER_STREAM: Final = "LLMOPT_DEADLETTER"
@@ -48,12 +48,7 @@ class DeadLetterLog:
             num_replicas=replicas,
             max_age=max_age_s,
         )
-        try:
-            await self.js.stream_info(self.stream)
-        except nats.js.errors.NotFoundError:
-            await self.js.add_stream(config)
-        else:
-            await self.js.update_stream(config)
+        await ensure_stream(self.js, config)
 
     async def record(
         self, subject: str, payload: bytes, *, code: str, message: str, field: str | None

@@ -20,6 +20,7 @@ from events.codec import decode, encode
 from events.errors import ConcurrencyConflict, LogUnavailable
 from events.pull_consumer import PullConsumer
 from events.schema import AnyEvent, Event, subject_of
+from events.streams import ensure_stream
 from events.subjects import LOG_SUBJECTS, entity_filter
 
 LOG_STREAM: Final = "LLMOPT_LOG"
@@ -66,12 +67,7 @@ class EventLog:
             deny_purge=True,
             allow_direct=True,
         )
-        try:
-            await self.js.stream_info(self.stream)
-        except nats.js.errors.NotFoundError:
-            await self.js.add_stream(config)
-        else:
-            await self.js.update_stream(config)
+        await ensure_stream(self.js, config)
 
     async def append(self, event: Event, *, expected_last_seq: int | None = None) -> Appended:
         """Append one event and wait for the server's acknowledgement.

@@ -6,11 +6,14 @@ import os
 import signal
 from typing import Any
 
+import msgspec
+import nats.js.errors
 import pytest
 
 from actors.checkpoint import CheckpointStore, make_checkpoint
 from actors.experiment_ledger import ExperimentLedger
-from events.log import EventLog
+from actors.host import consumer_name
+from events.log import LOG_STREAM, EventLog
 from llmopt.runtime import Services
 from llmopt.settings import Settings
 from tests.e2e.helpers import (
@@ -72,9 +75,7 @@ class TestCrashRecovery:
         forged = make_checkpoint(
             "experiment", entity_id, head, ExperimentLedger.STATE_VERSION, honest
         )
-        damaged = type(forged)(
-            **{**{f: getattr(forged, f) for f in forged.__struct_fields__}, "digest": "0" * 64}
-        )
+        damaged = msgspec.structs.replace(forged, digest="0" * 64)
         await CheckpointStore(nc.jetstream()).save(damaged)
         await sigkill(actor)
 
@@ -111,3 +112,14 @@ class TestDirectory:
 
         await eventually(gone, bool, within_s=60)
         assert not services.directory.entities.is_live("experiment", entity_id)
+
+        async def consumer_removed() -> bool:
+            try:
+                await nc.jetstream().consumer_info(
+                    LOG_STREAM, consumer_name("experiment", entity_id)
+                )
+            except nats.js.errors.NotFoundError:
+                return True
+            return False
+
+        await eventually(consumer_removed, bool, within_s=30)

@@ -60,6 +60,19 @@ async def llmopt(settings: Settings, *args: str) -> tuple[int, str, str]:
     return proc.returncode, out.decode(), err.decode()
 
 
+async def verify(settings: Settings, entity_id: str) -> tuple[int, str, str]:
+    return await llmopt(
+        settings,
+        "--ray-address",
+        gcs_address(),
+        "replay",
+        "experiment",
+        entity_id,
+        "--verify",
+        "--json",
+    )
+
+
 class TestReplay:
     async def test_replay_prints_the_digest_of_a_from_scratch_fold(
         self, settings: Settings, nc: Any, event_log: EventLog, entity_id: str, storage: Any
@@ -112,16 +125,7 @@ class TestReplay:
         actor = await actor_of(settings, entity_id)
         await event_log.append_many(traffic(entity_id, 0, 400))
         await caught_up(actor, await last_entity_seq(event_log, entity_id))
-        code, out, err = await llmopt(
-            settings,
-            "--ray-address",
-            gcs_address(),
-            "replay",
-            "experiment",
-            entity_id,
-            "--verify",
-            "--json",
-        )
+        code, out, err = await verify(settings, entity_id)
         assert code == 0, err
         assert json.loads(out)["live"]["match"] is True
 
@@ -137,16 +141,7 @@ class TestReplay:
             lambda s: s is not None and s.pid != status.pid and s.ready,
             within_s=90,
         )
-        code, out, err = await llmopt(
-            settings,
-            "--ray-address",
-            gcs_address(),
-            "replay",
-            "experiment",
-            entity_id,
-            "--verify",
-            "--json",
-        )
+        code, out, err = await verify(settings, entity_id)
         assert code == 1, err
         assert json.loads(out)["live"]["match"] is False
 

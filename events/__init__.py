@@ -1,0 +1,39 @@
+"""The event log: schemas, codec, subjects, appends and reads, dead letters."""
+
+from events.codec import EventDecodeError, decode, encode, register_upcaster
+from events.dead_letter import DeadLetter, DeadLetterLog
+from events.errors import ConcurrencyConflict, LogUnavailable
+from events.log import LOG_STREAM, Appended, EventLog, Recorded
+from events.schema import (
+    AnyEvent,
+    CheckpointTaken,
+    DecisionMade,
+    Event,
+    ExperimentArchived,
+    ExperimentCreated,
+    OutcomeObserved,
+    subject_of,
+)
+
+__all__ = [
+    "LOG_STREAM",
+    "AnyEvent",
+    "Appended",
+    "CheckpointTaken",
+    "ConcurrencyConflict",
+    "DeadLetter",
+    "DeadLetterLog",
+    "DecisionMade",
+    "Event",
+    "EventDecodeError",
+    "EventLog",
+    "ExperimentArchived",
+    "ExperimentCreated",
+    "LogUnavailable",
+    "OutcomeObserved",
+    "Recorded",
+    "decode",
+    "encode",
+    "register_upcaster",
+    "subject_of",
+]

@@ -1,0 +1,1 @@
+"""SQLite read models of the log (reporting); built by the projections issue."""
