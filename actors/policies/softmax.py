@@ -1,0 +1,199 @@
+"""Softmax (Boltzmann) exploration: play arms with probability growing with their mean."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import numpy.typing as npt
+
+from actors.policies.base import Choice, Policy
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+class Softmax(Policy):
+    r"""Boltzmann exploration with an optional :math:`1/t` cooling of the temperature.
+
+    ``choose`` plays eligible arm :math:`k` with probability
+
+    .. math::
+        p_k = \frac{\exp\left((\bar r_k - \max_i \bar r_i) / \tau_t\right)}
+                   {\sum_j \exp\left((\bar r_j - \max_i \bar r_i) / \tau_t\right)},
+        \qquad \tau_t = \max\left(\tau_{\min},\ \frac{\tau_0}{1 + d\,t}\right),
+
+    where :math:`\bar r_k` is the mean reward of arm :math:`k` and :math:`t` the number of
+    updates folded so far (in the state, so a replay reproduces it). Subtracting the maximum
+    leaves the distribution unchanged and keeps every exponent :math:`\le 0`, so nothing
+    overflows. An untried arm counts as :math:`+\infty`: while any eligible arm is untried,
+    the limit of the formula applies and the untried arms share the probability equally.
+
+    The propensity is exact, :math:`p_j` for the chosen arm :math:`j`; the arm is drawn by
+    inverting the cumulative distribution with one uniform draw, so an arm whose
+    probability underflows to zero is never chosen.
+
+    The temperature is on the scale of the rewards: a gap of :math:`\tau` in mean reward is a
+    factor :math:`e` in probability. The defaults suit rewards on a [0, 1] scale: nearly
+    uniform at first (:math:`\tau_0 = 0.5`), cooling to :math:`\tau_{\min} = 0.05` after 900
+    updates. A constant temperature has linear regret, and a small one is greedy in disguise:
+    on noisy rewards an arm that looks bad early is almost never tried again. Cesa-Bianchi et
+    al. (2017) show that with any monotone temperature schedule Boltzmann exploration can be
+    badly suboptimal; the cooling here is a pragmatic knob, not a guarantee.
+
+    Parameters
+    ----------
+    arms
+        Arm names, in the order used to break ties of the inverse-CDF draw.
+    temperature
+        :math:`\tau_0 > 0`, the temperature before any update.
+    decay
+        :math:`d \ge 0`, how fast the temperature falls with the number of updates.
+    min_temperature
+        :math:`\tau_{\min} \ge 0`, the floor the temperature never falls below.
+
+    References
+    ----------
+    R. S. Sutton and A. G. Barto (1998), *Reinforcement Learning: An Introduction*,
+    section 2.3 (softmax action selection).
+    N. Cesa-Bianchi, C. Gentile, G. Lugosi and G. Neu (2017), "Boltzmann exploration done
+    right", *NeurIPS*.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> policy = Softmax(["a", "b"], temperature=0.5, decay=0.0)
+    >>> policy.update("a", 1.0, None, at=0.0)
+    >>> policy.update("b", 0.0, None, at=0.0)
+    >>> policy.choose(["a", "b"], None, np.random.default_rng(0))
+    Choice(arm='a', propensity=0.8807970779778823)
+    """
+
+    name: ClassVar[str] = "softmax"
+    reward_bounds: ClassVar[tuple[float, float]] = (-math.inf, math.inf)
+    """Rewards ``update`` accepts (finite ones); anything else raises ``ValueError``."""
+
+    def __init__(
+        self,
+        arms: Sequence[str],
+        temperature: float = 0.5,
+        decay: float = 0.01,
+        min_temperature: float = 0.05,
+    ) -> None:
+        super().__init__(arms)
+        self.temperature = float(temperature)
+        if not (math.isfinite(self.temperature) and self.temperature > 0.0):
+            raise ValueError(f"temperature must be finite and positive, got {temperature!r}")
+        self.decay = float(decay)
+        if not (math.isfinite(self.decay) and self.decay >= 0.0):
+            raise ValueError(f"decay must be finite and non-negative, got {decay!r}")
+        self.min_temperature = float(min_temperature)
+        if not (math.isfinite(self.min_temperature) and self.min_temperature >= 0.0):
+            raise ValueError(f"min_temperature must be finite and >= 0, got {min_temperature!r}")
+        self._index = {arm: i for i, arm in enumerate(self.arms)}
+        self._counts: IntArray = np.zeros(len(self.arms), dtype=np.int64)
+        self._sums: FloatArray = np.zeros(len(self.arms))
+        self._updates = 0
+
+    def params(self) -> dict[str, Any]:
+        """The constructor arguments besides ``arms``."""
+        return {
+            "temperature": self.temperature,
+            "decay": self.decay,
+            "min_temperature": self.min_temperature,
+        }
+
+    @property
+    def current_temperature(self) -> float:
+        """:math:`\\tau_t`, the temperature of the next decision."""
+        return max(self.min_temperature, self.temperature / (1.0 + self.decay * self._updates))
+
+    def probabilities(self, eligible: Sequence[str]) -> dict[str, float]:
+        """The distribution ``choose`` draws from, arm by arm (in arm order)."""
+        idx = self._eligible_indices(eligible)
+        return dict(
+            zip([self.arms[i] for i in idx], self._probabilities(idx).tolist(), strict=True)
+        )
+
+    def add_arm(self, arm: str) -> None:
+        if arm in self._index:
+            raise ValueError(f"arm {arm!r} already exists")
+        self.arms.append(arm)
+        self._index[arm] = len(self.arms) - 1
+        self._counts = np.append(self._counts, np.int64(0))
+        self._sums = np.append(self._sums, 0.0)
+
+    def retire_arm(self, arm: str) -> None:
+        i = self._arm_index(arm)
+        if len(self.arms) == 1:
+            raise ValueError("cannot retire the last arm")
+        del self.arms[i]
+        self._index = {name: j for j, name in enumerate(self.arms)}
+        self._counts = np.delete(self._counts, i)
+        self._sums = np.delete(self._sums, i)
+
+    def choose(
+        self, eligible: Sequence[str], x: np.ndarray | None, rng: np.random.Generator
+    ) -> Choice:
+        idx = self._eligible_indices(eligible)
+        if idx.size == 1:
+            return Choice(self.arms[idx[0]], 1.0)
+        p = self._probabilities(idx)
+        cdf = np.cumsum(p)
+        cdf /= cdf[-1]  # the last bound is exactly 1.0, so every u in [0, 1) lands in an arm
+        j = int(np.searchsorted(cdf, rng.random(), side="right"))
+        return Choice(self.arms[idx[j]], float(p[j]))
+
+    def update(self, arm: str, reward: float, x: np.ndarray | None, at: float) -> None:
+        i = self._arm_index(arm)
+        r = float(reward)
+        if not math.isfinite(r):
+            raise ValueError(f"reward must be finite, got {reward!r}")
+        self._counts[i] += 1
+        self._sums[i] += r
+        self._updates += 1
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "arms": list(self.arms),
+            "params": self.params(),
+            "counts": self._counts.tolist(),
+            "sums": self._sums.tolist(),
+            "updates": self._updates,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Self:
+        policy = cls(state["arms"], **state["params"])
+        n = len(policy.arms)
+        counts = np.array(state["counts"], dtype=np.int64)
+        sums = np.array(state["sums"], dtype=np.float64)
+        if counts.shape != (n,) or sums.shape != (n,):
+            raise ValueError(f"expected {n} counts and sums, one per arm")
+        policy._counts, policy._sums = counts, sums
+        policy._updates = int(state["updates"])
+        return policy
+
+    def _probabilities(self, idx: npt.NDArray[np.intp]) -> FloatArray:
+        counts = self._counts[idx]
+        untried = counts == 0
+        if untried.any():
+            uniform: FloatArray = untried / np.count_nonzero(untried)
+            return uniform
+        means = self._sums[idx] / counts
+        weights: FloatArray = np.exp((means - means.max()) / self.current_temperature)
+        weights /= weights.sum()
+        return weights
+
+    def _eligible_indices(self, eligible: Sequence[str]) -> npt.NDArray[np.intp]:
+        """Eligible arms as indices in arm order, so the caller's order changes nothing."""
+        self._check_eligible(eligible)
+        return np.array(sorted({self._index[arm] for arm in eligible}), dtype=np.intp)
+
+    def _arm_index(self, arm: str) -> int:
+        try:
+            return self._index[arm]
+        except KeyError:
+            raise ValueError(f"unknown arm {arm!r}") from None
