@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Final
+from typing import Any, Final
 
 import msgspec
 import nats.js.errors
@@ -88,17 +88,29 @@ class CheckpointStore:
     ) -> LoadedCheckpoint:
         """The newest checkpoint that passes every check, and how many newer ones did not."""
         kv = await self._bucket()
+        key = checkpoint_key(kind, entity_id)
         try:
-            entries = await kv.history(checkpoint_key(kind, entity_id))
-        except nats.js.errors.NoKeysError:
+            newest = await kv.get(key)
+        except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
             return LoadedCheckpoint(None, 0)
+        entries = [newest]
+        if self._refuse(newest, kind, entity_id, state_version) is not None:
+            # Only now read the older revisions: nats-py's history() watcher can miss an existing
+            # key inside a Ray worker (nats-io/nats.py#842), so the common case avoids it, and
+            # here it is retried before an empty answer is believed.
+            for _attempt in range(3):
+                try:
+                    entries = await kv.history(key)
+                    break
+                except nats.js.errors.NoKeysError:
+                    continue
         skipped = 0
         for entry in reversed(entries):
             if entry.operation is not None or not entry.value:
                 continue  # a delete or purge marker, not a checkpoint
-            reason = _refusal(entry.value, kind, entity_id, state_version)
-            if isinstance(reason, Checkpoint):
-                return LoadedCheckpoint(reason, skipped)
+            reason = self._refuse(entry, kind, entity_id, state_version)
+            if reason is None:
+                return LoadedCheckpoint(_decoded(entry.value), skipped)
             skipped += 1
             log.warning(
                 "checkpoint skipped",
@@ -110,6 +122,18 @@ class CheckpointStore:
                 },
             )
         return LoadedCheckpoint(None, skipped)
+
+    @staticmethod
+    def _refuse(entry: Any, kind: str, entity_id: str, state_version: int) -> str | None:
+        """Why a stored entry cannot be trusted, or None if it can."""
+        if entry.operation is not None or not entry.value:
+            return "deleted"
+        verdict = _refusal(entry.value, kind, entity_id, state_version)
+        return None if isinstance(verdict, Checkpoint) else verdict
+
+
+def _decoded(raw: bytes) -> Checkpoint:
+    return msgspec.msgpack.decode(raw, type=Checkpoint)
 
 
 def _refusal(raw: bytes, kind: str, entity_id: str, state_version: int) -> Checkpoint | str:

@@ -1,17 +1,26 @@
-"""Per-experiment ledger: decisions, their pending outcomes and per-arm reward statistics.
+"""Per-experiment ledger: the bandit policy, decisions awaiting outcomes, per-arm statistics.
 
-This is the state the decision service's policies read. Outcomes are joined to decisions by
-decision id inside the fold, so a replay reproduces the join exactly; the table of pending
-decisions is bounded in size and in event time, and what falls out of it is counted.
+Outcomes are joined to decisions by decision id inside the fold, so a replay reproduces the
+join exactly, and only the joined outcome updates the policy, with the reward computed from the
+outcome by the experiment's reward spec and the context vector the decision was made with.
+The table of pending decisions is bounded in size and in event time; what falls out of it is
+counted. The policy object is rebuilt from ``policy_state`` and is not itself encoded: the
+bytes of the state are the struct's, with the policy's own deterministic bytes inside.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import msgspec
+import numpy as np
 
 from actors.aggregate import Aggregate
+from actors.catalogue import cost_of
+from actors.context_features import ContextEncoder
+from actors.experiment_config import ExperimentConfig, build_policy
+from actors.policies import Policy, policy_from_bytes
+from actors.reward import composite_reward
 from events.schema import (
     CheckpointTaken,
     DecisionMade,
@@ -42,16 +51,22 @@ class ArmStats(msgspec.Struct, kw_only=True):
 class PendingDecision(msgspec.Struct, array_like=True):
     arm: str
     at: float
+    x: bytes | None = None
+    """The context vector the decision was made with (float64, little-endian), if contextual."""
 
 
-class ExperimentLedger(Aggregate, kw_only=True):
+class ExperimentLedger(Aggregate, kw_only=True, dict=True):
     KIND: ClassVar[str] = "experiment"
-    STATE_VERSION: ClassVar[int] = 1
+    STATE_VERSION: ClassVar[int] = 2
 
     created: bool = False
     archived: bool = False
     seed: int = 0
     fallback_arm: str | None = None
+    config: dict[str, Any] = msgspec.field(default_factory=dict)
+    """The experiment's configuration as created (see ``actors.experiment_config``)."""
+    policy_state: bytes = b""
+    """The policy's bytes as of the last encoding; the live policy is ``self.policy``."""
     arms: dict[str, ArmStats] = msgspec.field(default_factory=dict)
     pending: dict[str, PendingDecision] = msgspec.field(default_factory=dict)
     """Decisions awaiting an outcome, in log order; expiry walks it from the front, so a
@@ -68,12 +83,38 @@ class ExperimentLedger(Aggregate, kw_only=True):
     unknown_arm_decisions: int = 0
     duplicate_outcomes: int = 0
     unmatched_outcomes: int = 0
+    unscored_outcomes: int = 0
+    clipped_rewards: int = 0
     expired_decisions: int = 0
+    missing_features: int = 0
 
     def __post_init__(self) -> None:
         # Built in Python with ints, a float field would round-trip to another digest.
         self.pending_ttl_s = float(self.pending_ttl_s)
         self.watermark = float(self.watermark)
+        self.policy: Policy | None = None
+        self.settings: ExperimentConfig | None = None
+        self.encoder: ContextEncoder | None = None
+        if self.created:
+            self._configure(policy_from_bytes(self.policy_state) if self.policy_state else None)
+
+    def _configure(self, policy: Policy | None) -> None:
+        """Build the parsed config, the context encoder and the policy (non-encoded caches)."""
+        self.settings = msgspec.convert(self.config, ExperimentConfig)
+        features = self.settings.features
+        self.encoder = ContextEncoder(features) if features is not None else None
+        self.policy = policy if policy is not None else build_policy(self.settings, list(self.arms))
+
+    def to_bytes(self) -> bytes:
+        if self.policy is not None:
+            self.policy_state = self.policy.to_bytes()
+        return super().to_bytes()
+
+    def context_vector(self, context: dict[str, Any]) -> tuple[np.ndarray | None, list[str]]:
+        """The policy's input for a request's context (None for a non-contextual policy)."""
+        if self.encoder is None or self.policy is None or not self.policy.contextual:
+            return None, []
+        return self.encoder.encode(context)
 
     def apply(self, event: Event) -> None:
         if isinstance(event, CheckpointTaken):
@@ -86,11 +127,20 @@ class ExperimentLedger(Aggregate, kw_only=True):
         elif isinstance(event, OutcomeObserved):
             self._observe(event)
         elif isinstance(event, ExperimentCreated):
+            if self.created:
+                return
             self.created = True
             self.seed = event.seed
             self.fallback_arm = event.fallback_arm
+            self.config = dict(event.config)
+            settings = msgspec.convert(self.config, ExperimentConfig)
+            if "pending_capacity" in self.config:
+                self.pending_capacity = settings.pending_capacity
+            if "pending_ttl_s" in self.config:
+                self.pending_ttl_s = float(settings.pending_ttl_s)
             for arm in event.arms:
                 self.arms.setdefault(arm, ArmStats())
+            self._configure(None)
         elif isinstance(event, ExperimentArchived):
             self.archived = True
         self._expire()
@@ -104,9 +154,14 @@ class ExperimentLedger(Aggregate, kw_only=True):
             self.duplicate_decisions += 1
             return
         stats.decisions += 1
-        self.pending[event.decision_id] = PendingDecision(event.arm, float(event.at))
+        x_bytes: bytes | None = None
+        if self.policy is not None and self.policy.contextual:
+            x, missing = self.context_vector(event.context)
+            self.missing_features += len(missing)
+            x_bytes = None if x is None else x.astype("<f8").tobytes()
+        self.pending[event.decision_id] = PendingDecision(event.arm, float(event.at), x_bytes)
         if len(self.pending) > self.pending_capacity:
-            del self.pending[next(iter(self.pending))]
+            self._pop_oldest_pending()
             self.expired_decisions += 1
 
     def _observe(self, event: OutcomeObserved) -> None:
@@ -119,33 +174,77 @@ class ExperimentLedger(Aggregate, kw_only=True):
             return
         self.resolved[event.decision_id] = decision.at
         if len(self.resolved) > self.pending_capacity:
-            del self.resolved[next(iter(self.resolved))]
+            self._pop_oldest_resolved()
         stats = self.arms[decision.arm]
         stats.outcomes += 1
-        if event.reward is not None:
+        cost = (
+            event.cost_usd if event.cost_usd is not None else self._token_cost(decision.arm, event)
+        )
+        reward = self._reward(event, cost)
+        if reward is None:
+            self.unscored_outcomes += 1
+        else:
             stats.rewarded += 1
-            stats.reward_sum += event.reward
-            stats.reward_sumsq += event.reward * event.reward
-        if event.cost_usd is not None:
-            stats.cost_usd += event.cost_usd
+            stats.reward_sum += reward
+            stats.reward_sumsq += reward * reward
+            if self.policy is not None and decision.arm in self.policy.arms:
+                x = None if decision.x is None else np.frombuffer(decision.x, dtype="<f8")
+                self.policy.update(decision.arm, reward, x, float(event.at))
+        if cost is not None:
+            stats.cost_usd += cost
         if event.latency_ms is not None:
             stats.latency_ms_sum += event.latency_ms
         if event.error:
             stats.errors += 1
 
+    def _token_cost(self, arm: str, event: OutcomeObserved) -> float | None:
+        spec = self.settings.catalogue.get(arm) if self.settings is not None else None
+        if spec is None or (event.input_tokens is None and event.output_tokens is None):
+            return None
+        return cost_of(spec, event.input_tokens or 0, event.output_tokens or 0)
+
+    def _reward(self, event: OutcomeObserved, cost: float | None) -> float | None:
+        """The application's own reward if it sent one, else the composite of the outcome;
+        clipped into what the policy accepts (and counted when clipped)."""
+        if event.reward is not None:
+            reward: float | None = float(event.reward)
+        elif self.settings is not None:
+            reward = composite_reward(event, self.settings.reward, cost_usd=cost)
+        else:
+            reward = None
+        if reward is None or self.policy is None:
+            return reward
+        low, high = self.policy.reward_bounds
+        if not low <= reward <= high:
+            self.clipped_rewards += 1
+            reward = min(max(reward, low), high)
+        return reward
+
     def _expire(self) -> None:
         horizon = self.watermark - self.pending_ttl_s
-        while self.pending:
-            oldest_id = next(iter(self.pending))
-            if self.pending[oldest_id].at >= horizon:
-                break
-            del self.pending[oldest_id]
+        while self.pending and self.pending[next(iter(self.pending))].at < horizon:
+            self._pop_oldest_pending()
             self.expired_decisions += 1
-        while self.resolved:
-            oldest_id = next(iter(self.resolved))
-            if self.resolved[oldest_id] >= horizon:
-                break
-            del self.resolved[oldest_id]
+        while self.resolved and self.resolved[next(iter(self.resolved))] < horizon:
+            self._pop_oldest_resolved()
+
+    # The tables are first-in-first-out queues kept in dicts (insertion order is log order and
+    # survives encoding). Deleting from a dict's front leaves dummy slots that every later
+    # next(iter(...)) walks over, so after enough deletions the dict is rebuilt: same order,
+    # same bytes, amortised O(1) eviction.
+    _COMPACT_AFTER = 4096
+
+    def _pop_oldest_pending(self) -> None:
+        del self.pending[next(iter(self.pending))]
+        self._pending_holes = getattr(self, "_pending_holes", 0) + 1
+        if self._pending_holes >= self._COMPACT_AFTER:
+            self.pending, self._pending_holes = dict(self.pending), 0
+
+    def _pop_oldest_resolved(self) -> None:
+        del self.resolved[next(iter(self.resolved))]
+        self._resolved_holes = getattr(self, "_resolved_holes", 0) + 1
+        if self._resolved_holes >= self._COMPACT_AFTER:
+            self.resolved, self._resolved_holes = dict(self.resolved), 0
 
     def summary(self) -> dict[str, object]:
         """What ``llmopt replay`` prints: counts and per-arm means, no raw tables."""
@@ -157,6 +256,9 @@ class ExperimentLedger(Aggregate, kw_only=True):
             "pending_decisions": len(self.pending),
             "expired_decisions": self.expired_decisions,
             "unmatched_outcomes": self.unmatched_outcomes,
+            "unscored_outcomes": self.unscored_outcomes,
+            "clipped_rewards": self.clipped_rewards,
+            "policy": self.settings.policy if self.settings is not None else None,
             "duplicate_outcomes": self.duplicate_outcomes,
             "duplicate_decisions": self.duplicate_decisions,
             "arms": {

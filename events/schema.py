@@ -45,6 +45,9 @@ class ExperimentCreated(Event, frozen=True, kw_only=True):
     seed: int = 0
     fallback_arm: str | None = None
     description: str = ""
+    config: dict[str, Any] = msgspec.field(default_factory=dict)
+    """Policy, features, catalogue and reward, validated by ``actors.experiment_config``
+    before the event is appended; empty means the defaults."""
 
 
 class ExperimentArchived(Event, frozen=True, kw_only=True):

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import math
-import operator
 from collections.abc import Sequence
-from typing import Any, ClassVar, Self
+from typing import ClassVar
 
 import numpy as np
-import numpy.typing as npt
 
-from actors.policies.base import Choice, Policy
-
-FloatArray = npt.NDArray[np.float64]
-IndexArray = npt.NDArray[np.intp]
+from actors.policies.base import ArmArrays, Choice, Policy, at_least_one, positive
 
 
 class BetaThompson(Policy):
@@ -77,7 +71,7 @@ class BetaThompson(Policy):
 
     name: ClassVar[str] = "thompson_beta"
     reward_bounds: ClassVar[tuple[float, float]] = (0.0, 1.0)
-    """Rewards ``update`` accepts; anything else raises ``ValueError``."""
+    model: ArmArrays
 
     def __init__(
         self,
@@ -87,102 +81,25 @@ class BetaThompson(Policy):
         propensity_samples: int = 256,
     ) -> None:
         super().__init__(arms)
-        self.alpha0 = _positive("alpha0", alpha0)
-        self.beta0 = _positive("beta0", beta0)
-        self.propensity_samples = operator.index(propensity_samples)
-        if self.propensity_samples < 1:
-            raise ValueError("propensity_samples must be at least 1")
-        self._index = {arm: i for i, arm in enumerate(self.arms)}
-        self._successes: FloatArray = np.zeros(len(self.arms))
-        self._failures: FloatArray = np.zeros(len(self.arms))
-
-    def params(self) -> dict[str, Any]:
-        """The constructor arguments besides ``arms``."""
-        return {
-            "alpha0": self.alpha0,
-            "beta0": self.beta0,
-            "propensity_samples": self.propensity_samples,
-        }
-
-    def add_arm(self, arm: str) -> None:
-        if arm in self._index:
-            raise ValueError(f"arm {arm!r} already exists")
-        self.arms.append(arm)
-        self._index[arm] = len(self.arms) - 1
-        self._successes = np.append(self._successes, 0.0)
-        self._failures = np.append(self._failures, 0.0)
-
-    def retire_arm(self, arm: str) -> None:
-        i = self._arm_index(arm)
-        if len(self.arms) == 1:
-            raise ValueError("cannot retire the last arm")
-        del self.arms[i]
-        self._index = {name: j for j, name in enumerate(self.arms)}
-        self._successes = np.delete(self._successes, i)
-        self._failures = np.delete(self._failures, i)
+        self.alpha0 = positive("alpha0", alpha0)
+        self.beta0 = positive("beta0", beta0)
+        self.propensity_samples = at_least_one("propensity_samples", propensity_samples)
+        self.model = ArmArrays(len(self.arms), successes=0.0, failures=0.0)
 
     def choose(
         self, eligible: Sequence[str], x: np.ndarray | None, rng: np.random.Generator
     ) -> Choice:
-        idx = self._eligible_indices(eligible)
+        idx = self.eligible_indices(eligible)
         if idx.size == 1:
             return Choice(self.arms[idx[0]], 1.0)
-        a = self.alpha0 + self._successes[idx]
-        b = self.beta0 + self._failures[idx]
+        a = self.alpha0 + self.model["successes"][idx]
+        b = self.beta0 + self.model["failures"][idx]
         # Row 0 is the Thompson draw that decides; rows 1..M estimate its propensity.
         winners = rng.beta(a, b, size=(self.propensity_samples + 1, idx.size)).argmax(axis=1)
         j = int(winners[0])
         return Choice(self.arms[idx[j]], int(np.count_nonzero(winners == j)) / winners.size)
 
     def update(self, arm: str, reward: float, x: np.ndarray | None, at: float) -> None:
-        i, r = self._checked(arm, reward)
-        self._successes[i] += r
-        self._failures[i] += 1.0 - r
-
-    def state(self) -> dict[str, Any]:
-        return {
-            "arms": list(self.arms),
-            "params": self.params(),
-            "successes": self._successes.tolist(),
-            "failures": self._failures.tolist(),
-        }
-
-    @classmethod
-    def from_state(cls, state: dict[str, Any]) -> Self:
-        policy = cls(state["arms"], **state["params"])
-        policy._successes = _per_arm(state["successes"], len(policy.arms))
-        policy._failures = _per_arm(state["failures"], len(policy.arms))
-        return policy
-
-    def _arm_index(self, arm: str) -> int:
-        try:
-            return self._index[arm]
-        except KeyError:
-            raise ValueError(f"unknown arm {arm!r}") from None
-
-    def _eligible_indices(self, eligible: Sequence[str]) -> IndexArray:
-        """Eligible arms as indices in arm order, so the caller's order changes nothing."""
-        self._check_eligible(eligible)
-        return np.array(sorted({self._index[arm] for arm in eligible}), dtype=np.intp)
-
-    def _checked(self, arm: str, reward: float) -> tuple[int, float]:
-        """Validate before anything changes, so a rejected update leaves the state as it was."""
-        i = self._arm_index(arm)
-        r = float(reward)
-        if not 0.0 <= r <= 1.0:
-            raise ValueError(f"{self.name} needs rewards in [0, 1], got {reward!r}")
-        return i, r
-
-
-def _positive(name: str, value: float) -> float:
-    v = float(value)
-    if not (math.isfinite(v) and v > 0.0):
-        raise ValueError(f"{name} must be finite and positive, got {value!r}")
-    return v
-
-
-def _per_arm(values: Sequence[float], n_arms: int) -> FloatArray:
-    array = np.array(values, dtype=np.float64)
-    if array.shape != (n_arms,):
-        raise ValueError(f"expected {n_arms} values, one per arm, got shape {array.shape}")
-    return array
+        i, r = self.arm_index(arm), self.check_reward(reward)
+        self.model["successes"][i] += r
+        self.model["failures"][i] += 1.0 - r

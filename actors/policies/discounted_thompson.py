@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
+from actors.policies.base import number
 from actors.policies.beta_thompson import BetaThompson
 
 
@@ -74,16 +74,14 @@ class DiscountedThompson(BetaThompson):
         propensity_samples: int = 256,
     ) -> None:
         super().__init__(arms, alpha0=alpha0, beta0=beta0, propensity_samples=propensity_samples)
-        self.gamma = float(gamma)
-        if not (math.isfinite(self.gamma) and 0.0 < self.gamma <= 1.0):
+        self.gamma = number("gamma", gamma)
+        if not 0.0 < self.gamma <= 1.0:
             raise ValueError(f"gamma must be in (0, 1], got {gamma!r}")
 
-    def params(self) -> dict[str, Any]:
-        return {"gamma": self.gamma, **super().params()}
-
     def update(self, arm: str, reward: float, x: np.ndarray | None, at: float) -> None:
-        i, r = self._checked(arm, reward)
-        self._successes *= self.gamma
-        self._failures *= self.gamma
-        self._successes[i] += r
-        self._failures[i] += 1.0 - r
+        i, r = self.arm_index(arm), self.check_reward(reward)
+        successes, failures = self.model["successes"], self.model["failures"]
+        successes *= self.gamma
+        failures *= self.gamma
+        successes[i] += r
+        failures[i] += 1.0 - r

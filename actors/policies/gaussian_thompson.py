@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import math
-import operator
 from collections.abc import Sequence
-from typing import Any, ClassVar, Self
+from typing import ClassVar
 
 import numpy as np
-import numpy.typing as npt
 
-from actors.policies.base import Choice, Policy
-
-FloatArray = npt.NDArray[np.float64]
-IndexArray = npt.NDArray[np.intp]
+from actors.policies.base import ArmArrays, Choice, Policy, at_least_one, number, positive
 
 
 class GaussianThompson(Policy):
@@ -79,8 +74,7 @@ class GaussianThompson(Policy):
     """
 
     name: ClassVar[str] = "thompson_gaussian"
-    reward_bounds: ClassVar[tuple[float, float]] = (-math.inf, math.inf)
-    """Rewards ``update`` accepts (finite ones); anything else raises ``ValueError``."""
+    model: ArmArrays
 
     def __init__(
         self,
@@ -92,116 +86,35 @@ class GaussianThompson(Policy):
         propensity_samples: int = 256,
     ) -> None:
         super().__init__(arms)
-        self.mu0 = float(mu0)
+        self.mu0 = number("mu0", mu0)
         if not math.isfinite(self.mu0):
             raise ValueError(f"mu0 must be finite, got {mu0!r}")
-        self.kappa0 = _positive("kappa0", kappa0)
-        self.a0 = _positive("a0", a0)
-        self.b0 = _positive("b0", b0)
-        self.propensity_samples = operator.index(propensity_samples)
-        if self.propensity_samples < 1:
-            raise ValueError("propensity_samples must be at least 1")
-        self._index = {arm: i for i, arm in enumerate(self.arms)}
-        n = len(self.arms)
-        self._mu: FloatArray = np.full(n, self.mu0)
-        self._kappa: FloatArray = np.full(n, self.kappa0)
-        self._a: FloatArray = np.full(n, self.a0)
-        self._b: FloatArray = np.full(n, self.b0)
-
-    def params(self) -> dict[str, Any]:
-        """The constructor arguments besides ``arms``."""
-        return {
-            "mu0": self.mu0,
-            "kappa0": self.kappa0,
-            "a0": self.a0,
-            "b0": self.b0,
-            "propensity_samples": self.propensity_samples,
-        }
-
-    def add_arm(self, arm: str) -> None:
-        if arm in self._index:
-            raise ValueError(f"arm {arm!r} already exists")
-        self.arms.append(arm)
-        self._index[arm] = len(self.arms) - 1
-        self._mu = np.append(self._mu, self.mu0)
-        self._kappa = np.append(self._kappa, self.kappa0)
-        self._a = np.append(self._a, self.a0)
-        self._b = np.append(self._b, self.b0)
-
-    def retire_arm(self, arm: str) -> None:
-        i = self._arm_index(arm)
-        if len(self.arms) == 1:
-            raise ValueError("cannot retire the last arm")
-        del self.arms[i]
-        self._index = {name: j for j, name in enumerate(self.arms)}
-        self._mu = np.delete(self._mu, i)
-        self._kappa = np.delete(self._kappa, i)
-        self._a = np.delete(self._a, i)
-        self._b = np.delete(self._b, i)
+        self.kappa0 = positive("kappa0", kappa0)
+        self.a0 = positive("a0", a0)
+        self.b0 = positive("b0", b0)
+        self.propensity_samples = at_least_one("propensity_samples", propensity_samples)
+        self.model = ArmArrays(len(self.arms), mu=self.mu0, kappa=self.kappa0, a=self.a0, b=self.b0)
 
     def choose(
         self, eligible: Sequence[str], x: np.ndarray | None, rng: np.random.Generator
     ) -> Choice:
-        self._check_eligible(eligible)
-        idx: IndexArray = np.array(sorted({self._index[arm] for arm in eligible}), dtype=np.intp)
+        idx = self.eligible_indices(eligible)
         if idx.size == 1:
             return Choice(self.arms[idx[0]], 1.0)
-        mu, kappa, a, scale = self._mu[idx], self._kappa[idx], self._a[idx], 1.0 / self._b[idx]
+        mu, kappa, a, b = (self.model[name][idx] for name in ("mu", "kappa", "a", "b"))
         # Row 0 is the Thompson draw that decides; rows 1..M estimate its propensity.
         shape = (self.propensity_samples + 1, idx.size)
-        tau = rng.gamma(a, scale, size=shape)
+        tau = rng.gamma(a, 1.0 / b, size=shape)
         theta = mu + rng.standard_normal(shape) / np.sqrt(kappa * tau)
         winners = theta.argmax(axis=1)
         j = int(winners[0])
         return Choice(self.arms[idx[j]], int(np.count_nonzero(winners == j)) / winners.size)
 
     def update(self, arm: str, reward: float, x: np.ndarray | None, at: float) -> None:
-        i = self._arm_index(arm)
-        r = float(reward)
-        if not math.isfinite(r):
-            raise ValueError(f"reward must be finite, got {reward!r}")
-        kappa, mu = self._kappa[i], self._mu[i]
-        self._b[i] += kappa * (r - mu) ** 2 / (2.0 * (kappa + 1.0))
-        self._mu[i] = (kappa * mu + r) / (kappa + 1.0)
-        self._kappa[i] = kappa + 1.0
-        self._a[i] += 0.5
-
-    def state(self) -> dict[str, Any]:
-        return {
-            "arms": list(self.arms),
-            "params": self.params(),
-            "mu": self._mu.tolist(),
-            "kappa": self._kappa.tolist(),
-            "a": self._a.tolist(),
-            "b": self._b.tolist(),
-        }
-
-    @classmethod
-    def from_state(cls, state: dict[str, Any]) -> Self:
-        policy = cls(state["arms"], **state["params"])
-        n = len(policy.arms)
-        policy._mu = _per_arm(state["mu"], n)
-        policy._kappa = _per_arm(state["kappa"], n)
-        policy._a = _per_arm(state["a"], n)
-        policy._b = _per_arm(state["b"], n)
-        return policy
-
-    def _arm_index(self, arm: str) -> int:
-        try:
-            return self._index[arm]
-        except KeyError:
-            raise ValueError(f"unknown arm {arm!r}") from None
-
-
-def _positive(name: str, value: float) -> float:
-    v = float(value)
-    if not (math.isfinite(v) and v > 0.0):
-        raise ValueError(f"{name} must be finite and positive, got {value!r}")
-    return v
-
-
-def _per_arm(values: Sequence[float], n_arms: int) -> FloatArray:
-    array = np.array(values, dtype=np.float64)
-    if array.shape != (n_arms,):
-        raise ValueError(f"expected {n_arms} values, one per arm, got shape {array.shape}")
-    return array
+        i, r = self.arm_index(arm), self.check_reward(reward)
+        mu, kappa, a, b = (self.model[name] for name in ("mu", "kappa", "a", "b"))
+        k, m = kappa[i], mu[i]
+        b[i] += k * (r - m) ** 2 / (2.0 * (k + 1.0))
+        mu[i] = (k * m + r) / (k + 1.0)
+        kappa[i] = k + 1.0
+        a[i] += 0.5

@@ -37,14 +37,21 @@ Example::
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
-from actors.policies.base import Choice
-from actors.policies.linucb import FloatArray, LinearPolicy, Rngs, check_rngs
+from actors.policies.base import (
+    Choice,
+    Contexts,
+    FloatArray,
+    Rngs,
+    at_least_one,
+    check_rngs,
+    non_negative,
+)
+from actors.policies.linucb import LinearPolicy
 
 
 class LinearThompson(LinearPolicy):
@@ -68,21 +75,10 @@ class LinearThompson(LinearPolicy):
         refresh_every: int | None = 1000,
     ) -> None:
         super().__init__(arms, dim=dim, ridge=ridge, refresh_every=refresh_every)
-        if not (math.isfinite(v) and v >= 0):
-            raise ValueError(f"v must be >= 0, got {v!r}")
-        if propensity_samples < 1:
-            raise ValueError(f"propensity_samples must be >= 1, got {propensity_samples!r}")
-        self.v = float(v)
-        self.propensity_samples = propensity_samples
+        self.v = non_negative("v", v)
+        self.propensity_samples = at_least_one("propensity_samples", propensity_samples)
 
-    def hyperparameters(self) -> dict[str, Any]:
-        return {
-            **super().hyperparameters(),
-            "v": self.v,
-            "propensity_samples": self.propensity_samples,
-        }
-
-    def choose_batch(self, eligible: Sequence[str], X: np.ndarray, rng: Rngs) -> list[Choice]:
+    def choose_batch(self, eligible: Sequence[str], X: Contexts, rng: Rngs) -> list[Choice]:
         rows, take = self._eligible_rows(eligible)
         contexts = self._contexts(X)
         n, k, s = len(contexts), len(rows), self.propensity_samples
@@ -99,7 +95,7 @@ class LinearThompson(LinearPolicy):
         winners = scores.argmax(axis=2)
         hits = np.count_nonzero(winners[:, 1:] == winners[:, :1], axis=1)
         propensities = np.maximum(hits, 1) / s
-        names = [self.arms[row] for row in rows]
+        names = [self.arms[row] for row in rows.tolist()]
         return [
             Choice(names[j], p)
             for j, p in zip(winners[:, 0].tolist(), propensities.tolist(), strict=True)

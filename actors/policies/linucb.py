@@ -43,17 +43,25 @@ from __future__ import annotations
 
 import abc
 import math
-from collections.abc import Sequence
-from typing import Any, ClassVar, NamedTuple, Self
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
-import numpy.typing as npt
 
-from actors.policies.base import Choice, Policy, pack_array, unpack_array
-
-FloatArray = npt.NDArray[np.float64]
-Rngs = np.random.Generator | Sequence[np.random.Generator]
-"""One generator that the rows of a batch draw from in order, or one generator per row."""
+from actors.policies.base import (
+    Choice,
+    Contexts,
+    FloatArray,
+    IndexArray,
+    PerArm,
+    Policy,
+    Rngs,
+    check_rngs,
+    non_negative,
+    pack_array,
+    positive,
+    unpack_array,
+)
 
 
 class ArmModel(NamedTuple):
@@ -68,10 +76,11 @@ class ArmModel(NamedTuple):
     updates: int
 
 
-class DisjointRidge:
+class DisjointRidge(PerArm):
     """One ridge regression per arm, stacked so a decision scores every arm at once.
 
-    Row ``k`` of every array belongs to the ``k``-th arm of the owning policy.
+    Row ``k`` of every array belongs to the ``k``-th arm of the owning policy. In the policy's
+    state they are stored under the one key ``model`` (``theta`` is recomputed on load).
     """
 
     def __init__(self, n_arms: int, dim: int, ridge: float, refresh_every: int | None) -> None:
@@ -95,7 +104,7 @@ class DisjointRidge:
         self.theta = np.concatenate([self.theta, np.zeros((1, self.dim))])
         self.updates.append(0)
 
-    def remove(self, k: int) -> None:
+    def delete(self, k: int) -> None:
         self.gram = np.delete(self.gram, k, axis=0)
         self.gram_inverse = np.delete(self.gram_inverse, k, axis=0)
         self.b = np.delete(self.b, k, axis=0)
@@ -131,7 +140,7 @@ class DisjointRidge:
     def _solve(self, k: int) -> None:
         self.theta[k] = self.gram_inverse[k] @ self.b[k]
 
-    def moments(self, rows: slice | list[int], X: FloatArray) -> tuple[FloatArray, FloatArray]:
+    def moments(self, rows: slice | IndexArray, X: FloatArray) -> tuple[FloatArray, FloatArray]:
         """For every context (row of ``X``, shape (n, d)) and arm in ``rows``: the estimate
         ``theta_a . x`` and the width ``x^T A_a^{-1} x``, each of shape (n, len(rows))."""
         means: FloatArray = X @ self.theta[rows].T
@@ -150,20 +159,22 @@ class DisjointRidge:
         )
 
     def state(self) -> dict[str, Any]:
-        return {
+        model = {
             "gram": pack_array(self.gram),
             "gram_inverse": pack_array(self.gram_inverse),
             "b": pack_array(self.b),
             "updates": list(self.updates),
         }
+        return {"model": model}
 
-    def load(self, state: dict[str, Any]) -> None:
+    def load(self, state: Mapping[str, Any]) -> None:
         """Take the arrays of :meth:`state`; the shapes must match this model's."""
+        model = state["model"]
         gram, inverse, b = (
-            unpack_array(state[key]).astype(np.float64, copy=False)
+            unpack_array(model[key]).astype(np.float64, copy=False)
             for key in ("gram", "gram_inverse", "b")
         )
-        updates = [int(n) for n in state["updates"]]
+        updates = [int(n) for n in model["updates"]]
         k, d = len(self.updates), self.dim
         if gram.shape != (k, d, d) or inverse.shape != (k, d, d) or b.shape != (k, d):
             raise ValueError("ridge state does not match the arms and dimension")
@@ -182,6 +193,7 @@ class LinearPolicy(Policy):
     """
 
     contextual: ClassVar[bool] = True
+    model: DisjointRidge
 
     def __init__(
         self,
@@ -194,24 +206,17 @@ class LinearPolicy(Policy):
         super().__init__(arms)
         if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
             raise ValueError(f"dim must be a positive integer, got {dim!r}")
-        if not (math.isfinite(ridge) and ridge > 0):
-            raise ValueError(f"ridge must be positive, got {ridge!r}")
+        self.ridge = positive("ridge", ridge)
         if refresh_every is not None and refresh_every < 1:
             raise ValueError(f"refresh_every must be None or >= 1, got {refresh_every!r}")
         self.dim = dim
-        self.ridge = float(ridge)
         self.refresh_every = refresh_every
         self.model = DisjointRidge(len(self.arms), dim, self.ridge, refresh_every)
-        self._rows = {arm: k for k, arm in enumerate(self.arms)}
 
     @abc.abstractmethod
-    def choose_batch(self, eligible: Sequence[str], X: np.ndarray, rng: Rngs) -> list[Choice]:
-        """One choice per row of ``X`` (shape (n, d)), each as :meth:`choose` would make it.
-
-        ``rng`` is one generator (row ``i`` draws after row ``i - 1``, as successive
-        ``choose`` calls on it would) or a sequence of ``n`` generators, one per row (each
-        decision's own :func:`~actors.policies.base.decision_rng`).
-        """
+    def choose_batch(self, eligible: Sequence[str], X: Contexts, rng: Rngs) -> list[Choice]:
+        """One choice per row of ``X`` (shape (n, d)), each as :meth:`choose` would make it,
+        computed for the whole batch at once; ``rng`` as in :meth:`Policy.choose_batch`."""
 
     def choose(
         self, eligible: Sequence[str], x: np.ndarray | None, rng: np.random.Generator
@@ -219,65 +224,20 @@ class LinearPolicy(Policy):
         return self.choose_batch(eligible, self._context(x)[None, :], rng)[0]
 
     def update(self, arm: str, reward: float, x: np.ndarray | None, at: float) -> None:
-        k = self._row(arm)
+        k = self.arm_index(arm)
         vector = self._context(x)
         if not np.isfinite(vector).all():
             raise ValueError("the context must be finite")
-        if not math.isfinite(reward):
-            raise ValueError(f"reward must be finite, got {reward!r}")
-        self.model.update(k, vector, float(reward))
-
-    def add_arm(self, arm: str) -> None:
-        if arm in self._rows:
-            raise ValueError(f"arm {arm!r} already exists")
-        self.arms.append(arm)
-        self.model.append()
-        self._rows[arm] = len(self.arms) - 1
-
-    def retire_arm(self, arm: str) -> None:
-        k = self._row(arm)
-        if len(self.arms) == 1:
-            raise ValueError("cannot retire the last arm")
-        del self.arms[k]
-        self.model.remove(k)
-        self._rows = {name: row for row, name in enumerate(self.arms)}
+        self.model.update(k, vector, self.check_reward(reward))
 
     def statistics(self, arm: str) -> ArmModel:
         """A copy of ``arm``'s regression: A, A^{-1}, b, theta and its update count."""
-        return self.model.arm(self._row(arm))
+        return self.model.arm(self.arm_index(arm))
 
-    def hyperparameters(self) -> dict[str, Any]:
-        """The constructor's keyword arguments, as stored in the state."""
-        return {"dim": self.dim, "ridge": self.ridge, "refresh_every": self.refresh_every}
-
-    def state(self) -> dict[str, Any]:
-        return {
-            "arms": list(self.arms),
-            "params": self.hyperparameters(),
-            "model": self.model.state(),
-        }
-
-    @classmethod
-    def from_state(cls, state: dict[str, Any]) -> Self:
-        policy = cls(state["arms"], **state["params"])
-        policy.model.load(state["model"])
-        return policy
-
-    def _row(self, arm: str) -> int:
-        try:
-            return self._rows[arm]
-        except KeyError:
-            raise ValueError(f"unknown arm {arm!r}") from None
-
-    def _eligible_rows(self, eligible: Sequence[str]) -> tuple[list[int], slice | list[int]]:
+    def _eligible_rows(self, eligible: Sequence[str]) -> tuple[IndexArray, slice | IndexArray]:
         """Rows of the eligible arms in arm order, and the index that selects them."""
-        try:
-            rows = sorted({self._rows[arm] for arm in eligible})
-        except KeyError:
-            rows = []
-        if len(rows) == 0:
-            self._check_eligible(eligible)  # raises, naming the unknown arms
-        return rows, (slice(None) if len(rows) == len(self.arms) else rows)
+        rows = self.eligible_indices(eligible)
+        return rows, (slice(None) if rows.size == len(self.arms) else rows)
 
     def _context(self, x: np.ndarray | None) -> FloatArray:
         if x is None:
@@ -287,19 +247,13 @@ class LinearPolicy(Policy):
             raise ValueError(f"a context must have shape ({self.dim},), got {vector.shape}")
         return vector
 
-    def _contexts(self, X: np.ndarray) -> FloatArray:
+    def _contexts(self, X: Contexts) -> FloatArray:
         contexts: FloatArray = np.asarray(X, dtype=np.float64)
         if contexts.ndim != 2 or contexts.shape[1] != self.dim or not len(contexts):
             raise ValueError(f"contexts must have shape (n, {self.dim}), got {contexts.shape}")
         if not np.isfinite(contexts).all():
             raise ValueError("contexts must be finite")
         return contexts
-
-
-def check_rngs(rng: Rngs, n: int) -> None:
-    """Refuse a per-row sequence of generators whose length is not the number of rows."""
-    if not isinstance(rng, np.random.Generator) and len(rng) != n:
-        raise ValueError(f"{len(rng)} generators for {n} contexts")
 
 
 class LinUCB(LinearPolicy):
@@ -322,20 +276,15 @@ class LinUCB(LinearPolicy):
         refresh_every: int | None = 1000,
     ) -> None:
         super().__init__(arms, dim=dim, ridge=ridge, refresh_every=refresh_every)
-        if not (math.isfinite(alpha) and alpha >= 0):
-            raise ValueError(f"alpha must be >= 0, got {alpha!r}")
-        self.alpha = float(alpha)
+        self.alpha = non_negative("alpha", alpha)
 
-    def hyperparameters(self) -> dict[str, Any]:
-        return {**super().hyperparameters(), "alpha": self.alpha}
-
-    def choose_batch(self, eligible: Sequence[str], X: np.ndarray, rng: Rngs) -> list[Choice]:
+    def choose_batch(self, eligible: Sequence[str], X: Contexts, rng: Rngs) -> list[Choice]:
         """Deterministic: ``rng`` is accepted for the common signature and never drawn from."""
         rows, take = self._eligible_rows(eligible)
         contexts = self._contexts(X)
         check_rngs(rng, len(contexts))
         best = self._upper_bounds(take, contexts).argmax(axis=1)
-        options = [Choice(self.arms[row], 1.0) for row in rows]
+        options = [Choice(self.arms[row], 1.0) for row in rows.tolist()]
         return [options[j] for j in best.tolist()]
 
     def scores(self, x: np.ndarray) -> dict[str, float]:
@@ -343,7 +292,7 @@ class LinUCB(LinearPolicy):
         bounds = self._upper_bounds(slice(None), self._contexts(self._context(x)[None, :]))[0]
         return dict(zip(self.arms, bounds.tolist(), strict=True))
 
-    def _upper_bounds(self, take: slice | list[int], contexts: FloatArray) -> FloatArray:
+    def _upper_bounds(self, take: slice | IndexArray, contexts: FloatArray) -> FloatArray:
         means, widths = self.model.moments(take, contexts)
         bounds: FloatArray = means + self.alpha * np.sqrt(widths)
         return bounds

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from typing import Any, ClassVar, Self
+from typing import ClassVar
 
 import numpy as np
-import numpy.typing as npt
 
-from actors.policies.base import Choice, Policy
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
+from actors.policies.base import Choice, FloatArray, IndexArray, non_negative, positive
+from actors.policies.sample_average import SampleAveragePolicy
 
 
-class Softmax(Policy):
+class Softmax(SampleAveragePolicy):
     r"""Boltzmann exploration with an optional :math:`1/t` cooling of the temperature.
 
     ``choose`` plays eligible arm :math:`k` with probability
@@ -72,8 +68,6 @@ class Softmax(Policy):
     """
 
     name: ClassVar[str] = "softmax"
-    reward_bounds: ClassVar[tuple[float, float]] = (-math.inf, math.inf)
-    """Rewards ``update`` accepts (finite ones); anything else raises ``ValueError``."""
 
     def __init__(
         self,
@@ -83,27 +77,9 @@ class Softmax(Policy):
         min_temperature: float = 0.05,
     ) -> None:
         super().__init__(arms)
-        self.temperature = float(temperature)
-        if not (math.isfinite(self.temperature) and self.temperature > 0.0):
-            raise ValueError(f"temperature must be finite and positive, got {temperature!r}")
-        self.decay = float(decay)
-        if not (math.isfinite(self.decay) and self.decay >= 0.0):
-            raise ValueError(f"decay must be finite and non-negative, got {decay!r}")
-        self.min_temperature = float(min_temperature)
-        if not (math.isfinite(self.min_temperature) and self.min_temperature >= 0.0):
-            raise ValueError(f"min_temperature must be finite and >= 0, got {min_temperature!r}")
-        self._index = {arm: i for i, arm in enumerate(self.arms)}
-        self._counts: IntArray = np.zeros(len(self.arms), dtype=np.int64)
-        self._sums: FloatArray = np.zeros(len(self.arms))
-        self._updates = 0
-
-    def params(self) -> dict[str, Any]:
-        """The constructor arguments besides ``arms``."""
-        return {
-            "temperature": self.temperature,
-            "decay": self.decay,
-            "min_temperature": self.min_temperature,
-        }
+        self.temperature = positive("temperature", temperature)
+        self.decay = non_negative("decay", decay)
+        self.min_temperature = non_negative("min_temperature", min_temperature)
 
     @property
     def current_temperature(self) -> float:
@@ -112,32 +88,15 @@ class Softmax(Policy):
 
     def probabilities(self, eligible: Sequence[str]) -> dict[str, float]:
         """The distribution ``choose`` draws from, arm by arm (in arm order)."""
-        idx = self._eligible_indices(eligible)
+        idx = self.eligible_indices(eligible)
         return dict(
             zip([self.arms[i] for i in idx], self._probabilities(idx).tolist(), strict=True)
         )
 
-    def add_arm(self, arm: str) -> None:
-        if arm in self._index:
-            raise ValueError(f"arm {arm!r} already exists")
-        self.arms.append(arm)
-        self._index[arm] = len(self.arms) - 1
-        self._counts = np.append(self._counts, np.int64(0))
-        self._sums = np.append(self._sums, 0.0)
-
-    def retire_arm(self, arm: str) -> None:
-        i = self._arm_index(arm)
-        if len(self.arms) == 1:
-            raise ValueError("cannot retire the last arm")
-        del self.arms[i]
-        self._index = {name: j for j, name in enumerate(self.arms)}
-        self._counts = np.delete(self._counts, i)
-        self._sums = np.delete(self._sums, i)
-
     def choose(
         self, eligible: Sequence[str], x: np.ndarray | None, rng: np.random.Generator
     ) -> Choice:
-        idx = self._eligible_indices(eligible)
+        idx = self.eligible_indices(eligible)
         if idx.size == 1:
             return Choice(self.arms[idx[0]], 1.0)
         p = self._probabilities(idx)
@@ -146,54 +105,13 @@ class Softmax(Policy):
         j = int(np.searchsorted(cdf, rng.random(), side="right"))
         return Choice(self.arms[idx[j]], float(p[j]))
 
-    def update(self, arm: str, reward: float, x: np.ndarray | None, at: float) -> None:
-        i = self._arm_index(arm)
-        r = float(reward)
-        if not math.isfinite(r):
-            raise ValueError(f"reward must be finite, got {reward!r}")
-        self._counts[i] += 1
-        self._sums[i] += r
-        self._updates += 1
-
-    def state(self) -> dict[str, Any]:
-        return {
-            "arms": list(self.arms),
-            "params": self.params(),
-            "counts": self._counts.tolist(),
-            "sums": self._sums.tolist(),
-            "updates": self._updates,
-        }
-
-    @classmethod
-    def from_state(cls, state: dict[str, Any]) -> Self:
-        policy = cls(state["arms"], **state["params"])
-        n = len(policy.arms)
-        counts = np.array(state["counts"], dtype=np.int64)
-        sums = np.array(state["sums"], dtype=np.float64)
-        if counts.shape != (n,) or sums.shape != (n,):
-            raise ValueError(f"expected {n} counts and sums, one per arm")
-        policy._counts, policy._sums = counts, sums
-        policy._updates = int(state["updates"])
-        return policy
-
-    def _probabilities(self, idx: npt.NDArray[np.intp]) -> FloatArray:
-        counts = self._counts[idx]
+    def _probabilities(self, idx: IndexArray) -> FloatArray:
+        counts = self.model["counts"][idx]
         untried = counts == 0
         if untried.any():
             uniform: FloatArray = untried / np.count_nonzero(untried)
             return uniform
-        means = self._sums[idx] / counts
+        means = self.model["sums"][idx] / counts
         weights: FloatArray = np.exp((means - means.max()) / self.current_temperature)
         weights /= weights.sum()
         return weights
-
-    def _eligible_indices(self, eligible: Sequence[str]) -> npt.NDArray[np.intp]:
-        """Eligible arms as indices in arm order, so the caller's order changes nothing."""
-        self._check_eligible(eligible)
-        return np.array(sorted({self._index[arm] for arm in eligible}), dtype=np.intp)
-
-    def _arm_index(self, arm: str) -> int:
-        try:
-            return self._index[arm]
-        except KeyError:
-            raise ValueError(f"unknown arm {arm!r}") from None

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any, ClassVar, Self
+from typing import ClassVar
 
 import numpy as np
-import numpy.typing as npt
 
-from actors.policies.base import Choice, Policy
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
+from actors.policies.base import ArmArrays, Choice, Policy, positive
 
 
 class UCB1(Policy):
@@ -58,81 +54,27 @@ class UCB1(Policy):
     """
 
     name: ClassVar[str] = "ucb1"
-    reward_bounds: ClassVar[tuple[float, float]] = (-math.inf, math.inf)
-    """Rewards ``update`` accepts (finite ones); anything else raises ``ValueError``."""
+    model: ArmArrays
 
     def __init__(self, arms: Sequence[str], scale: float = 1.0) -> None:
         super().__init__(arms)
-        self.scale = float(scale)
-        if not (math.isfinite(self.scale) and self.scale > 0.0):
-            raise ValueError(f"scale must be finite and positive, got {scale!r}")
-        self._index = {arm: i for i, arm in enumerate(self.arms)}
-        self._counts: IntArray = np.zeros(len(self.arms), dtype=np.int64)
-        self._sums: FloatArray = np.zeros(len(self.arms))
-
-    def params(self) -> dict[str, Any]:
-        """The constructor arguments besides ``arms``."""
-        return {"scale": self.scale}
-
-    def add_arm(self, arm: str) -> None:
-        if arm in self._index:
-            raise ValueError(f"arm {arm!r} already exists")
-        self.arms.append(arm)
-        self._index[arm] = len(self.arms) - 1
-        self._counts = np.append(self._counts, np.int64(0))
-        self._sums = np.append(self._sums, 0.0)
-
-    def retire_arm(self, arm: str) -> None:
-        i = self._arm_index(arm)
-        if len(self.arms) == 1:
-            raise ValueError("cannot retire the last arm")
-        del self.arms[i]
-        self._index = {name: j for j, name in enumerate(self.arms)}
-        self._counts = np.delete(self._counts, i)
-        self._sums = np.delete(self._sums, i)
+        self.scale = positive("scale", scale)
+        self.model = ArmArrays(len(self.arms), counts=0, sums=0.0)
 
     def choose(
         self, eligible: Sequence[str], x: np.ndarray | None, rng: np.random.Generator
     ) -> Choice:
-        self._check_eligible(eligible)
-        idx = np.array(sorted({self._index[arm] for arm in eligible}), dtype=np.intp)
-        counts = self._counts[idx]
+        idx = self.eligible_indices(eligible)
+        all_counts = self.model["counts"]
+        counts = all_counts[idx]
         untried = np.flatnonzero(counts == 0)
         if untried.size:
             return Choice(self.arms[idx[untried[0]]], 1.0)
-        bonus = self.scale * np.sqrt(2.0 * math.log(int(self._counts.sum())) / counts)
-        j = int(np.argmax(self._sums[idx] / counts + bonus))
+        bonus = self.scale * np.sqrt(2.0 * math.log(int(all_counts.sum())) / counts)
+        j = int(np.argmax(self.model["sums"][idx] / counts + bonus))
         return Choice(self.arms[idx[j]], 1.0)
 
     def update(self, arm: str, reward: float, x: np.ndarray | None, at: float) -> None:
-        i = self._arm_index(arm)
-        r = float(reward)
-        if not math.isfinite(r):
-            raise ValueError(f"reward must be finite, got {reward!r}")
-        self._counts[i] += 1
-        self._sums[i] += r
-
-    def state(self) -> dict[str, Any]:
-        return {
-            "arms": list(self.arms),
-            "params": self.params(),
-            "counts": self._counts.tolist(),
-            "sums": self._sums.tolist(),
-        }
-
-    @classmethod
-    def from_state(cls, state: dict[str, Any]) -> Self:
-        policy = cls(state["arms"], **state["params"])
-        n = len(policy.arms)
-        counts = np.array(state["counts"], dtype=np.int64)
-        sums = np.array(state["sums"], dtype=np.float64)
-        if counts.shape != (n,) or sums.shape != (n,):
-            raise ValueError(f"expected {n} counts and sums, one per arm")
-        policy._counts, policy._sums = counts, sums
-        return policy
-
-    def _arm_index(self, arm: str) -> int:
-        try:
-            return self._index[arm]
-        except KeyError:
-            raise ValueError(f"unknown arm {arm!r}") from None
+        i, r = self.arm_index(arm), self.check_reward(reward)
+        self.model["counts"][i] += 1
+        self.model["sums"][i] += r

@@ -133,7 +133,13 @@ class TestReplay:
         assert status is not None
         wrong = ExperimentLedger.initial(entity_id)  # what a buggy build might have saved
         await CheckpointStore(nc.jetstream()).save(
-            make_checkpoint("experiment", entity_id, status.seq, 1, wrong.to_bytes())
+            make_checkpoint(
+                "experiment",
+                entity_id,
+                status.seq,
+                ExperimentLedger.STATE_VERSION,
+                wrong.to_bytes(),
+            )
         )
         os.kill(status.pid, signal.SIGKILL)
         await eventually(

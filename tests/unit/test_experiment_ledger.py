@@ -108,10 +108,12 @@ class TestArmStatistics:
                 latency_ms_sum=120.0,
                 errors=1,
             ),
-            "b": ArmStats(decisions=2, outcomes=1, cost_usd=0.25),
+            # No reward sent: the composite reward scores the cost alone (0.25 USD is past the
+            # default 0.05 bound, so 0.0).
+            "b": ArmStats(decisions=2, outcomes=1, rewarded=1, cost_usd=0.25),
         }
         assert ledger.arms["a"].mean_reward == 0.75
-        assert ledger.arms["b"].mean_reward is None
+        assert ledger.arms["b"].mean_reward == 0.0
         assert list(ledger.pending) == ["d4"]
         assert (ledger.created, ledger.archived, ledger.seed, ledger.fallback_arm) == (
             True,

@@ -22,6 +22,8 @@ from actors.policies.beta_thompson import BetaThompson
 from actors.policies.discounted_thompson import DiscountedThompson
 from actors.policies.epsilon_greedy import EpsilonGreedy
 from actors.policies.gaussian_thompson import GaussianThompson
+from actors.policies.linear_thompson import LinearThompson
+from actors.policies.linucb import LinUCB
 from actors.policies.softmax import Softmax
 from actors.policies.ucb1 import UCB1
 from tests.strategies import DETERMINISTIC
@@ -55,6 +57,8 @@ ALL_POLICIES: list[PolicyFactory] = [
         lambda arms: EpsilonGreedy(arms, epsilon=0.5, decay=0.1, min_epsilon=0.01),
     ),
     PolicyFactory("softmax", Softmax),
+    PolicyFactory("linucb", lambda a: LinUCB(a, dim=4), d=4),
+    PolicyFactory("linear_thompson", lambda a: LinearThompson(a, dim=4), d=4),
 ]
 """Every policy (and a few non-default configurations) the contract runs on."""
 
@@ -165,6 +169,26 @@ class TestChoose:
         shuffled = list(eligible)
         order.shuffle(shuffled)
         assert choices(factory, policy, shuffled, n=3) == choices(factory, policy, eligible, n=3)
+
+    def test_batch_equals_successive_chooses(self, factory: PolicyFactory) -> None:
+        """choose_batch makes the choices choose would, with each decision's own generator or with one generator drawn from in turn."""
+        policy = fed(factory, FIXED_HISTORY)
+        x = factory.context(policy)
+        contexts = [x] * 5
+        own = [decision_rng(SEED, f"d-{i}") for i in range(5)]
+        assert policy.choose_batch(ARMS, contexts, own) == choices(factory, policy, ARMS, n=5)
+        shared = decision_rng(SEED, "batch")
+        expected = [policy.choose(ARMS, x, shared) for _ in contexts]
+        assert policy.choose_batch(ARMS, contexts, decision_rng(SEED, "batch")) == expected
+
+    def test_bad_batch_raises(self, factory: PolicyFactory) -> None:
+        """An empty batch, or a number of generators other than the number of decisions, raises ValueError."""
+        policy = fed(factory, FIXED_HISTORY)
+        x = factory.context(policy)
+        with pytest.raises(ValueError):  # noqa: PT011 (the message varies by policy)
+            policy.choose_batch(ARMS, [], decision_rng(SEED, "d"))
+        with pytest.raises(ValueError, match="generators"):
+            policy.choose_batch(ARMS, [x, x], [decision_rng(SEED, "d")])
 
     @pytest.mark.parametrize(
         "eligible", [[], ["zzz"], ["a", "zzz"]], ids=["empty", "unknown", "mixed"]

@@ -1,0 +1,141 @@
+"""One decision, computed from an experiment's state without changing it.
+
+Pure: the caller supplies the time and the decision id. The generator is seeded from the
+experiment's seed and the decision id, and the request's context is logged with the decision,
+so ``DecisionMade`` is enough to re-derive and audit every choice. A request carrying a
+``request_id`` gets a decision id derived from it, so a retried request is the same decision
+(same arm, same propensity) and its event is deduplicated by the log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from typing import Any
+
+import msgspec
+
+from actors.catalogue import Eligibility, eligible_arms
+from actors.context_features import ContextError
+from actors.experiment_ledger import ExperimentLedger
+from actors.policies import decision_rng
+from events.schema import DecisionMade
+
+MAX_BATCH = 1000
+
+
+class DecideRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    context: dict[str, Any] = msgspec.field(default_factory=dict)
+    request_id: str | None = None
+    constraints: Eligibility | None = None
+    """Per-request limits: tokens vs. context window, budget, latency SLA, tiers, exclusions."""
+
+
+class DecideBatchRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    requests: list[DecideRequest]
+
+
+class Decision(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """The reply to a decide request (and, with the context, the logged event)."""
+
+    decision_id: str
+    experiment: str
+    arm: str
+    propensity: float
+    fallback: bool = False
+    reason: str | None = None
+    """Why the fallback arm was served, when it was."""
+    params: dict[str, Any] = msgspec.field(default_factory=dict)
+    """The arm's model parameters or prompt variant, from the catalogue."""
+    model: str | None = None
+    removed: dict[str, str] = msgspec.field(default_factory=dict)
+    """Arms this request made ineligible, with the reason."""
+    missing_features: list[str] = msgspec.field(default_factory=list)
+
+
+class DecisionRefused(ValueError):
+    """The request cannot be decided; ``field`` names the part of the request at fault."""
+
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+
+
+def decision_id_for(experiment_id: str, request_id: str | None) -> str:
+    if request_id is None:
+        return f"{experiment_id}:{uuid.uuid4().hex}"
+    digest = hashlib.blake2b(request_id.encode("utf-8"), digest_size=12).hexdigest()
+    return f"{experiment_id}:r{digest}"
+
+
+def experiment_of(decision_id: str) -> str:
+    """The experiment a decision id belongs to (the part before the first ``:``)."""
+    experiment, sep, rest = decision_id.partition(":")
+    if not sep or not experiment or not rest:
+        raise DecisionRefused("invalid_request", "not a decision id of this service", "decision_id")
+    return experiment
+
+
+def decide(
+    ledger: ExperimentLedger, request: DecideRequest, *, decision_id: str, now: float
+) -> tuple[Decision, DecisionMade]:
+    """Choose an arm for ``request``; returns the reply and the event to log."""
+    policy, settings = ledger.policy, ledger.settings
+    if not ledger.created or policy is None or settings is None:
+        raise DecisionRefused("not_found", f"experiment {ledger.entity_id!r} does not exist")
+    if ledger.archived:
+        raise DecisionRefused("invalid_transition", f"experiment {ledger.entity_id!r} is archived")
+    try:
+        x, missing = ledger.context_vector(request.context)
+    except ContextError as exc:
+        raise DecisionRefused("invalid_request", exc.message, f"context.{exc.field}") from exc
+    limits = request.constraints or Eligibility()
+    eligible, removed = eligible_arms(settings.catalogue, policy.arms, limits)
+    if eligible:
+        choice = policy.choose(eligible, x, decision_rng(ledger.seed, decision_id))
+        arm, propensity, fallback, reason = choice.arm, choice.propensity, False, None
+    elif ledger.fallback_arm is not None:
+        arm, propensity, fallback, reason = ledger.fallback_arm, 1.0, True, "no_eligible_arm"
+    else:
+        raise DecisionRefused(
+            "no_eligible_arm", f"no arm fits this request: {removed}", "constraints"
+        )
+    spec = settings.catalogue.get(arm)
+    decision = Decision(
+        decision_id=decision_id,
+        experiment=ledger.entity_id,
+        arm=arm,
+        propensity=propensity,
+        fallback=fallback,
+        reason=reason,
+        params=dict(spec.params) if spec is not None else {},
+        model=spec.model if spec is not None else None,
+        removed=removed,
+        missing_features=missing,
+    )
+    event = DecisionMade(
+        event_id=decision_id,
+        entity_id=ledger.entity_id,
+        at=now,
+        decision_id=decision_id,
+        arm=arm,
+        propensity=propensity,
+        context=request.context,
+    )
+    return decision, event
+
+
+def fallback_decision(
+    experiment_id: str, fallback_arm: str, *, request_id: str | None, reason: str
+) -> Decision:
+    """What the gateway answers when the experiment's actor cannot: the configured fallback."""
+    return Decision(
+        decision_id=decision_id_for(experiment_id, request_id),
+        experiment=experiment_id,
+        arm=fallback_arm,
+        propensity=1.0,
+        fallback=True,
+        reason=reason,
+    )

@@ -1,0 +1,78 @@
+"""What an experiment is configured with: its policy, context features, model catalogue and reward.
+
+``ExperimentCreated`` carries this as a plain JSON object (``config``), so the event schema does
+not depend on the actors' value types; the admin gateway validates it with :func:`parse_config`
+before the event is appended, so an invalid configuration never enters the log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+
+from actors.catalogue import ArmSpec
+from actors.feature_schema import FeatureSchema
+from actors.policies import POLICIES, Policy, make_policy
+from actors.reward import RewardSpec
+
+
+class ExperimentConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    policy: str = "thompson_beta"
+    """A name from ``actors.policies.POLICIES``."""
+    policy_params: dict[str, Any] = msgspec.field(default_factory=dict)
+    """Constructor parameters of the policy; a contextual policy's ``dim`` comes from
+    ``features`` and must not be given."""
+    features: FeatureSchema | None = None
+    """How the request's context becomes the vector a contextual policy reads."""
+    catalogue: dict[str, ArmSpec] = msgspec.field(default_factory=dict)
+    """Prices, context window and tier per arm, for cost and per-request eligibility."""
+    reward: RewardSpec = msgspec.field(default_factory=RewardSpec)
+    pending_ttl_s: float = 7 * 86400.0
+    """How long (in event time) a decision waits for its outcome."""
+    pending_capacity: int = 100_000
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot run; ``field`` is its path inside ``config``."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def parse_config(raw: dict[str, Any], arms: Sequence[str]) -> ExperimentConfig:
+    """Validate a raw ``config`` object against the experiment's arms."""
+    try:
+        config = msgspec.convert(raw, ExperimentConfig)
+    except msgspec.ValidationError as exc:
+        raise ConfigError("config", f"invalid config: {exc}") from exc
+    policy_cls = POLICIES.get(config.policy)
+    if policy_cls is None:
+        raise ConfigError(
+            "config.policy", f"unknown policy {config.policy!r}; known: {sorted(POLICIES)}"
+        )
+    if policy_cls.contextual:
+        if config.features is None:
+            raise ConfigError("config.features", f"policy {config.policy!r} needs features")
+        if "dim" in config.policy_params:
+            raise ConfigError("config.policy_params.dim", "dim is set by the feature schema")
+    unknown = sorted(set(config.catalogue) - set(arms))
+    if unknown:
+        raise ConfigError("config.catalogue", f"catalogue names arms that do not exist: {unknown}")
+    if config.pending_capacity < 1 or not config.pending_ttl_s > 0:
+        raise ConfigError("config.pending_capacity", "pending limits must be positive")
+    try:
+        build_policy(config, arms)
+    except ValueError as exc:
+        raise ConfigError("config.policy_params", str(exc)) from exc
+    return config
+
+
+def build_policy(config: ExperimentConfig, arms: Sequence[str]) -> Policy:
+    params = dict(config.policy_params)
+    if config.features is not None and POLICIES[config.policy].contextual:
+        params["dim"] = config.features.dim
+    return make_policy(config.policy, arms, params)
