@@ -1,0 +1,260 @@
+"""Deciding from an experiment's state: pure, reproducible from the log, never changing state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from actors.catalogue import Eligibility
+from actors.decider import (
+    DecideRequest,
+    DecisionRefused,
+    decide,
+    decision_id_for,
+    experiment_of,
+)
+from actors.experiment_config import ConfigError, parse_config
+from actors.experiment_ledger import ExperimentLedger
+from events.schema import ExperimentArchived, ExperimentCreated, OutcomeObserved
+
+EXP = "router"
+CATALOGUE = {
+    "gpt-4": {
+        "model": "gpt-4-1106",
+        "price_in_per_1k": 0.01,
+        "price_out_per_1k": 0.03,
+        "context_window": 128_000,
+        "tier": "strong",
+        "params": {"temperature": 0.2},
+    },
+    "mixtral": {
+        "model": "mixtral-8x7b",
+        "price_in_per_1k": 0.0006,
+        "price_out_per_1k": 0.0006,
+        "context_window": 32_000,
+        "tier": "weak",
+    },
+}
+CONTEXTUAL = {
+    "policy": "linucb",
+    "policy_params": {"alpha": 0.5},
+    "features": {
+        "features": [
+            {"kind": "bias", "name": "bias"},
+            {"kind": "one_hot", "name": "task", "values": ["math", "chat"]},
+        ]
+    },
+    "catalogue": CATALOGUE,
+}
+
+
+def ledger_with(config: dict[str, Any], *, fallback: str | None = "gpt-4") -> ExperimentLedger:
+    ledger = ExperimentLedger.initial(EXP)
+    ledger.apply(
+        ExperimentCreated(
+            event_id="c",
+            entity_id=EXP,
+            at=0.0,
+            arms=("gpt-4", "mixtral"),
+            seed=42,
+            fallback_arm=fallback,
+            config=config,
+        )
+    )
+    return ledger
+
+
+class TestDecide:
+    def test_reply_and_event_agree(self) -> None:
+        """The logged DecisionMade carries the reply's id, arm, propensity and the raw context."""
+        ledger = ledger_with({"catalogue": CATALOGUE})
+        reply, event = decide(
+            ledger, DecideRequest(context={"task": "math"}), decision_id="router:1", now=5.0
+        )
+        assert (event.decision_id, event.arm, event.propensity) == (
+            reply.decision_id,
+            reply.arm,
+            reply.propensity,
+        )
+        assert event.context == {"task": "math"}
+        assert event.at == 5.0
+        assert reply.arm in ("gpt-4", "mixtral")
+        assert 0.0 < reply.propensity <= 1.0
+        assert reply.fallback is False
+
+    def test_deciding_does_not_change_state(self) -> None:
+        """Deciding many times leaves the ledger's bytes unchanged: only outcomes change policy state."""
+        ledger = ledger_with(CONTEXTUAL)
+        before = ledger.digest()
+        for i in range(50):
+            decide(
+                ledger, DecideRequest(context={"task": "chat"}), decision_id=f"router:{i}", now=1.0
+            )
+        assert ledger.digest() == before
+
+    def test_same_decision_id_same_choice(self) -> None:
+        """A decision is re-derivable: the same id on the same state chooses the same arm and propensity."""
+        ledger = ledger_with({"policy": "thompson_beta"})
+        choices = {
+            (reply.arm, reply.propensity)
+            for reply, _ in (
+                decide(ledger, DecideRequest(), decision_id="router:x", now=1.0) for _ in range(5)
+            )
+        }
+        assert len(choices) == 1
+
+    def test_request_id_makes_the_decision_id(self) -> None:
+        """A retried request (same request_id) gets the same decision id; others get fresh ones."""
+        assert decision_id_for(EXP, "req-1") == decision_id_for(EXP, "req-1")
+        assert decision_id_for(EXP, "req-1") != decision_id_for(EXP, "req-2")
+        assert decision_id_for(EXP, None) != decision_id_for(EXP, None)
+        assert experiment_of(decision_id_for(EXP, "req-1")) == EXP
+
+    def test_catalogue_params_come_with_the_decision(self) -> None:
+        """The reply names the arm's model and parameters from the catalogue."""
+        ledger = ledger_with({"catalogue": CATALOGUE})
+        constraints = Eligibility(excluded_arms=("mixtral",))
+        reply, _ = decide(
+            ledger, DecideRequest(constraints=constraints), decision_id="router:p", now=1.0
+        )
+        assert (reply.arm, reply.model, reply.params) == (
+            "gpt-4",
+            "gpt-4-1106",
+            {"temperature": 0.2},
+        )
+        assert reply.removed == {"mixtral": "excluded"}
+        assert reply.propensity == 1.0
+
+
+class TestEligibility:
+    def test_ineligible_arms_are_removed_before_choosing(self) -> None:
+        """A prompt too long for an arm's context window is never routed to that arm."""
+        ledger = ledger_with({"catalogue": CATALOGUE})
+        constraints = Eligibility(input_tokens=60_000)
+        for i in range(30):
+            reply, _ = decide(
+                ledger, DecideRequest(constraints=constraints), decision_id=f"router:{i}", now=1.0
+            )
+            assert reply.arm == "gpt-4"
+            assert reply.removed == {"mixtral": "context_window"}
+
+    def test_no_eligible_arm_serves_the_fallback(self) -> None:
+        """When no arm fits, the fallback arm is served and flagged with the reason."""
+        ledger = ledger_with({"catalogue": CATALOGUE})
+        reply, event = decide(
+            ledger,
+            DecideRequest(constraints=Eligibility(max_cost_usd=0.0, input_tokens=10)),
+            decision_id="router:f",
+            now=1.0,
+        )
+        assert (reply.arm, reply.fallback, reply.reason) == ("gpt-4", True, "no_eligible_arm")
+        assert event.arm == "gpt-4"
+
+    def test_no_eligible_arm_and_no_fallback_is_refused(self) -> None:
+        """Without a fallback arm, a request no arm can serve is refused naming the constraints."""
+        ledger = ledger_with({"catalogue": CATALOGUE}, fallback=None)
+        with pytest.raises(DecisionRefused) as refused:
+            decide(
+                ledger,
+                DecideRequest(constraints=Eligibility(excluded_arms=("gpt-4", "mixtral"))),
+                decision_id="router:n",
+                now=1.0,
+            )
+        assert (refused.value.code, refused.value.field) == ("no_eligible_arm", "constraints")
+
+
+class TestRefusals:
+    def test_a_mistyped_context_feature_is_refused_with_its_field(self) -> None:
+        """A context value of the wrong type is refused, naming context.<feature>."""
+        ledger = ledger_with(CONTEXTUAL)
+        with pytest.raises(DecisionRefused) as refused:
+            decide(ledger, DecideRequest(context={"task": 3}), decision_id="router:t", now=1.0)
+        assert (refused.value.code, refused.value.field) == ("invalid_request", "context.task")
+
+    def test_missing_features_are_reported_not_refused(self) -> None:
+        """A context without a declared feature is decided with the default and says so."""
+        reply, _ = decide(
+            ledger_with(CONTEXTUAL), DecideRequest(context={}), decision_id="router:m", now=1.0
+        )
+        assert reply.missing_features == ["task"]
+
+    def test_archived_and_unknown_experiments_are_refused(self) -> None:
+        """Deciding for an experiment that does not exist or is archived is a clear error."""
+        with pytest.raises(DecisionRefused) as unknown:
+            decide(ExperimentLedger.initial(EXP), DecideRequest(), decision_id="router:u", now=1.0)
+        assert unknown.value.code == "not_found"
+        ledger = ledger_with({})
+        ledger.apply(ExperimentArchived(event_id="a", entity_id=EXP, at=1.0))
+        with pytest.raises(DecisionRefused) as archived:
+            decide(ledger, DecideRequest(), decision_id="router:v", now=1.0)
+        assert archived.value.code == "invalid_transition"
+
+    @pytest.mark.parametrize("decision_id", ["", "router", ":x", "router:"])
+    def test_malformed_decision_ids_are_refused(self, decision_id: str) -> None:
+        """An outcome's decision id that this service could not have issued is refused."""
+        with pytest.raises(DecisionRefused):
+            experiment_of(decision_id)
+
+
+class TestConfig:
+    @pytest.mark.parametrize(
+        ("config", "field"),
+        [
+            ({"policy": "nope"}, "config.policy"),
+            ({"policy": "linucb"}, "config.features"),
+            ({**CONTEXTUAL, "policy_params": {"dim": 3}}, "config.policy_params.dim"),
+            ({"policy": "ucb1", "policy_params": {"colour": 1}}, "config.policy_params"),
+            ({"catalogue": {"claude": CATALOGUE["gpt-4"]}}, "config.catalogue"),
+            ({"reward": {"cost_weight": -1}}, "config"),
+            ({"surprise": 1}, "config"),
+        ],
+    )
+    def test_invalid_configs_name_their_field(self, config: dict[str, Any], field: str) -> None:
+        """A configuration that cannot run is refused before it reaches the log, naming the field."""
+        with pytest.raises(ConfigError) as refused:
+            parse_config(config, ["gpt-4", "mixtral"])
+        assert refused.value.field == field
+
+
+class TestLearningThroughTheFold:
+    def test_linucb_learns_the_per_task_best_model_from_decisions_and_outcomes(self) -> None:
+        """Decide, log, observe, fold: the experiment learns that math needs gpt-4 and chat does not."""
+        ledger = ledger_with(CONTEXTUAL)
+        world = np.random.default_rng(7)
+        quality = {
+            ("math", "gpt-4"): 0.9,
+            ("math", "mixtral"): 0.3,
+            ("chat", "gpt-4"): 0.85,
+            ("chat", "mixtral"): 0.8,
+        }
+        late: list[tuple[str, str]] = []
+        for i in range(1_500):
+            task = "math" if world.random() < 0.5 else "chat"
+            reply, event = decide(
+                ledger,
+                DecideRequest(context={"task": task}),
+                decision_id=f"router:{i}",
+                now=float(i),
+            )
+            ledger.apply(event)
+            q = float(world.random() < quality[(task, reply.arm)])
+            cost = 0.04 if reply.arm == "gpt-4" else 0.0012
+            ledger.apply(
+                OutcomeObserved(
+                    event_id=f"o{i}",
+                    entity_id=EXP,
+                    at=i + 0.5,
+                    decision_id=reply.decision_id,
+                    quality=q,
+                    cost_usd=cost,
+                    latency_ms=500.0,
+                )
+            )
+            if i >= 1_300:
+                late.append((task, reply.arm))
+        math_share = np.mean([arm == "gpt-4" for task, arm in late if task == "math"])
+        chat_share = np.mean([arm == "mixtral" for task, arm in late if task == "chat"])
+        assert math_share > 0.8
+        assert chat_share > 0.8
