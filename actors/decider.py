@@ -35,7 +35,7 @@ class DecideBatchRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unkno
     requests: list[DecideRequest]
 
 
-class Decision(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class Decision(msgspec.Struct, frozen=True, kw_only=True):
     """The reply to a decide request (and, with the context, the logged event)."""
 
     decision_id: str

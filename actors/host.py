@@ -29,6 +29,7 @@ from opentelemetry import trace
 
 from actors.aggregate import Aggregate
 from actors.checkpoint import CheckpointStore, make_checkpoint
+from actors.registry import SERVICES
 from events.codec import decode
 from events.errors import ConcurrencyConflict
 from events.log import LOG_STREAM, EventLog
@@ -90,6 +91,23 @@ class EntityHost:
         self._since_checkpoint = 0
         self._last_checkpoint_time = time.monotonic()
         self._checkpoint_subject_seq: int | None = None
+        self._service: Any = None
+        """The kind's request handlers (e.g. decisions), served only while ready."""
+
+    async def _start_service(self) -> None:
+        factory = SERVICES.get(self.kind)
+        if factory is None or self._nc is None:
+            self._service = False
+            return
+        self._service = factory(self, self._nc)
+        await self._service.start()
+        log.info("serving", extra={"kind": self.kind, "entity_id": self.entity_id})
+
+    async def _stop_service(self) -> None:
+        service, self._service = self._service, None
+        if service:
+            with contextlib.suppress(Exception):
+                await service.stop()
 
     def status(self) -> HostStatus:
         return HostStatus(
@@ -131,6 +149,7 @@ class EntityHost:
         if checkpoint and self._nc is not None and self._since_checkpoint > 0:
             with contextlib.suppress(Exception):
                 await self._checkpoint(EventLog(self._nc.jetstream()))
+        await self._stop_service()
         self._stopping.set()
 
     async def _close(self) -> None:
@@ -187,6 +206,7 @@ class EntityHost:
                 self._mark_ready(started)
             await self._follow(consumer, event_log, head, started)
         finally:
+            await self._stop_service()
             await consumer.close()
 
     async def _create_consumer(self, js: Any) -> int:
@@ -248,6 +268,8 @@ class EntityHost:
                 continue
             if catching_up and (self.seq >= head or delivered == 0):
                 self._mark_ready(started)
+            if self.ready.is_set() and self._service is None:
+                await self._start_service()
             if self._checkpoint_due():
                 await self._checkpoint(event_log)
 

@@ -1,8 +1,10 @@
-"""Which aggregate runs for which entity kind, and which events open and close an entity."""
+"""Which aggregate runs for which entity kind, what it serves, and which events open and close
+an entity."""
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Callable
+from typing import Any, Final
 
 from actors.aggregate import Aggregate
 from actors.experiment_ledger import ExperimentLedger
@@ -11,6 +13,16 @@ from events.schema import Event, ExperimentArchived, ExperimentCreated
 AGGREGATES: Final[dict[str, type[Aggregate]]] = {ExperimentLedger.KIND: ExperimentLedger}
 CREATION_EVENTS: Final[dict[type[Event], str]] = {ExperimentCreated: "experiment"}
 ARCHIVAL_EVENTS: Final[dict[type[Event], str]] = {ExperimentArchived: "experiment"}
+
+
+def _decision_service(host: Any, nc: Any) -> Any:
+    from actors.decision_service import DecisionService
+
+    return DecisionService(host, nc)
+
+
+SERVICES: Final[dict[str, Callable[[Any, Any], Any]]] = {"experiment": _decision_service}
+"""Request handlers an actor of the kind runs once it has recovered (lazy: NATS-bound)."""
 
 
 def aggregate_for(kind: str) -> type[Aggregate]:

@@ -19,6 +19,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from opentelemetry import trace
 
+from actors.experiment_config import ConfigError, parse_config
 from events.dead_letter import DeadLetterLog
 from events.errors import ConcurrencyConflict
 from events.log import EventLog
@@ -40,6 +41,8 @@ class CreateExperiment(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     seed: int = 0
     fallback_arm: str | None = None
     description: str = ""
+    config: dict[str, Any] = msgspec.field(default_factory=dict)
+    """Policy, features, catalogue and reward (``actors.experiment_config.ExperimentConfig``)."""
     request_id: str | None = None
     """Makes a retried request idempotent: the same id appends the same event id."""
 
@@ -105,6 +108,7 @@ def decide_create(state: Lifecycle, request: CreateExperiment, now: float) -> Ev
         seed=request.seed,
         fallback_arm=request.fallback_arm,
         description=request.description,
+        config=request.config,
     )
 
 
@@ -143,6 +147,10 @@ def validate_create(request: CreateExperiment) -> None:
         raise RequestError(
             "invalid_request", "fallback_arm must be one of the arms", "fallback_arm"
         )
+    try:
+        parse_config(request.config, request.arms)
+    except ConfigError as exc:
+        raise RequestError("invalid_request", exc.message, exc.field) from exc
 
 
 def _check_id(experiment_id: str) -> None:

@@ -12,3 +12,4 @@ ADMIN_REQUESTS = Counter(
 DEAD_LETTERS = Counter(
     "llmopt_dead_letters_total", "Refused inputs recorded in the dead-letter stream", ["subject"]
 )
+OUTCOMES = Counter("llmopt_outcomes_total", "Outcome reports by result code", ["result"])

@@ -23,6 +23,7 @@ from events.log import EventLog
 from gateway.admin import AdminService
 from gateway.connection import connect, start_or_connect
 from gateway.nats_server import EmbeddedNatsServer
+from gateway.outcomes import OutcomeService
 from llmopt.settings import Settings
 
 log = logging.getLogger("llmopt.runtime")
@@ -64,6 +65,7 @@ class Services:
         self.event_log: EventLog | None = None
         self.directory: ActorDirectory | None = None
         self.admin: AdminService | None = None
+        self.outcomes: OutcomeService | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -76,12 +78,18 @@ class Services:
         self._tasks.append(asyncio.create_task(self.directory.run(), name="directory"))
         self.admin = AdminService(self.nc, self.event_log, dead_letters)
         await self.admin.start()
+        self.outcomes = OutcomeService(
+            self.nc, self.event_log, dead_letters, self.directory.entities
+        )
+        await self.outcomes.start()
         await asyncio.wait_for(self.directory.caught_up.wait(), 60.0)
         log.info("services ready", extra={"nats_url": self.nats_url, "pid": os.getpid()})
 
     async def stop(self) -> None:
         if self.admin is not None:
             await self.admin.stop()
+        if self.outcomes is not None:
+            await self.outcomes.stop()
         if self.directory is not None:
             self.directory.stop()
         for task in self._tasks:

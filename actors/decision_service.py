@@ -1,0 +1,249 @@
+"""The hot path, served from inside the experiment's actor: decide, decide in batches, and take
+outcomes for its own decisions.
+
+Decisions never cross a Ray call: the actor subscribes to ``llmopt.decide.<experiment>`` itself
+(queue group, so read-only replicas could join) and answers from its in-memory state. Each
+decision is appended to the log (``publish_async``, msg-id = decision id) and the reply is sent
+once the log has acknowledged it, so every decision a client acts on is in the audit trail;
+the subscription keeps taking requests meanwhile. Deciding never changes the state: only the
+consumer loop's fold of outcomes does.
+
+Outcomes come through the gateway (``llmopt.outcome``), which forwards each to the owning
+actor on ``llmopt.internal.outcome.<experiment>``: only the actor knows whether the decision
+exists (folded, or issued and not yet folded), so only it can answer "unknown decision".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import time
+from typing import TYPE_CHECKING, Any, Final
+
+import msgspec
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from opentelemetry import trace
+
+from actors.decider import (
+    MAX_BATCH,
+    DecideBatchRequest,
+    DecideRequest,
+    Decision,
+    DecisionRefused,
+    decide,
+    decision_id_for,
+)
+from actors.experiment_ledger import ExperimentLedger
+from events.codec import encode
+from events.log import LOG_STREAM, MSG_ID
+from events.schema import OutcomeObserved, subject_of
+from gateway.wire import RequestError, decode_request, encode_reply, is_msgpack
+
+if TYPE_CHECKING:
+    from actors.host import EntityHost
+
+log = logging.getLogger("llmopt.decisions")
+tracer = trace.get_tracer("llmopt.decisions")
+
+DECIDE_PREFIX: Final = "llmopt.decide"
+DECIDE_BATCH_PREFIX: Final = "llmopt.decide_batch"
+OUTCOME_INTERNAL_PREFIX: Final = "llmopt.internal.outcome"
+ISSUED_CAPACITY: Final = 100_000
+
+
+class OutcomeReport(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """What a client reports after the call (``llmopt.outcome``)."""
+
+    decision_id: str
+    cost_usd: float | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    latency_ms: float | None = None
+    error: bool = False
+    quality: float | None = None
+    feedback: float | None = None
+    reward: float | None = None
+    """An application's own reward in the policy's range; overrides the composite reward."""
+    at: float | None = None
+    """When the outcome happened (Unix seconds); defaults to its arrival."""
+
+
+class OutcomeAccepted(msgspec.Struct, frozen=True, kw_only=True):
+    ok: bool
+    seq: int
+    duplicate: bool = False
+
+
+class BatchReply(msgspec.Struct, frozen=True):
+    decisions: list[Decision]
+
+
+class DecisionService:
+    """Subscriptions of one experiment's actor; started once the actor has recovered."""
+
+    def __init__(self, host: EntityHost, nc: Client) -> None:
+        self.host = host
+        self.nc = nc
+        self.js = nc.jetstream()
+        self.experiment = host.entity_id
+        self._subs: list[Subscription] = []
+        self._issued: collections.OrderedDict[str, None] = collections.OrderedDict()
+        """Decisions answered but perhaps not folded yet, so their outcome is not "unknown"."""
+        self._replies: set[asyncio.Task[None]] = set()
+
+    @property
+    def ledger(self) -> ExperimentLedger:
+        state = self.host.state
+        assert isinstance(state, ExperimentLedger)
+        return state
+
+    async def start(self) -> None:
+        queue = f"llmopt-decide-{self.experiment}"
+        self._subs = [
+            await self.nc.subscribe(f"{DECIDE_PREFIX}.{self.experiment}", queue, cb=self._decide),
+            await self.nc.subscribe(
+                f"{DECIDE_BATCH_PREFIX}.{self.experiment}", queue, cb=self._decide_batch
+            ),
+            await self.nc.subscribe(
+                f"{OUTCOME_INTERNAL_PREFIX}.{self.experiment}", queue, cb=self._outcome
+            ),
+        ]
+
+    async def stop(self) -> None:
+        for sub in self._subs:
+            await sub.unsubscribe()
+        self._subs = []
+
+    async def _decide(self, msg: Msg) -> None:
+        packed = is_msgpack(msg.headers)
+        try:
+            request = decode_request(msg.data, DecideRequest, msgpack=packed)
+            decision, event = self._one(request, time.time())
+            ack = await self.js.publish_async(
+                subject_of(event),
+                encode(event),
+                stream=LOG_STREAM,
+                headers={MSG_ID: event.event_id},
+            )
+        except RequestError as exc:
+            await _respond(msg, exc.reply(), packed)
+            return
+        self._spawn(self._reply_after([ack], msg, decision, packed))
+
+    async def _decide_batch(self, msg: Msg) -> None:
+        packed = is_msgpack(msg.headers)
+        try:
+            batch = decode_request(msg.data, DecideBatchRequest, msgpack=packed)
+            if not batch.requests or len(batch.requests) > MAX_BATCH:
+                raise RequestError(
+                    "invalid_request",
+                    f"a batch holds 1 to {MAX_BATCH} requests, got {len(batch.requests)}",
+                    "requests",
+                )
+            now = time.time()
+            decisions, acks = [], []
+            for i, request in enumerate(batch.requests):
+                try:
+                    decision, event = self._one(request, now)
+                except RequestError as exc:
+                    raise RequestError(
+                        exc.code,
+                        exc.message,
+                        f"requests[{i}].{exc.field}" if exc.field else f"requests[{i}]",
+                    ) from exc
+                decisions.append(decision)
+                acks.append(
+                    await self.js.publish_async(
+                        subject_of(event),
+                        encode(event),
+                        stream=LOG_STREAM,
+                        headers={MSG_ID: event.event_id},
+                    )
+                )
+        except RequestError as exc:
+            await _respond(msg, exc.reply(), packed)
+            return
+        self._spawn(self._reply_after(acks, msg, BatchReply(decisions), packed))
+
+    def _one(self, request: DecideRequest, now: float) -> tuple[Decision, Any]:
+        decision_id = decision_id_for(self.experiment, request.request_id)
+        try:
+            with tracer.start_as_current_span("model_predict"):
+                decision, event = decide(self.ledger, request, decision_id=decision_id, now=now)
+        except DecisionRefused as exc:
+            raise RequestError(exc.code, exc.message, exc.field) from exc
+        self._issued[decision_id] = None
+        if len(self._issued) > ISSUED_CAPACITY:
+            self._issued.popitem(last=False)
+        return decision, event
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._replies.add(task)
+        task.add_done_callback(self._replies.discard)
+
+    async def _reply_after(
+        self, acks: list[asyncio.Future[Any]], msg: Msg, reply: Any, packed: bool
+    ) -> None:
+        try:
+            await asyncio.wait_for(asyncio.gather(*acks), 5.0)
+        except Exception as exc:
+            log.error(
+                "decision not logged", extra={"experiment": self.experiment, "error": repr(exc)}
+            )
+            reply = RequestError(
+                "unavailable", "the decision could not be logged; retry with the same request_id"
+            ).reply()
+        await _respond(msg, reply, packed)
+
+    async def _outcome(self, msg: Msg) -> None:
+        packed = is_msgpack(msg.headers)
+        try:
+            report = decode_request(msg.data, OutcomeReport, msgpack=packed)
+            reply = await self._record(report)
+        except RequestError as exc:
+            await _respond(msg, exc.reply(), packed)
+            return
+        await _respond(msg, reply, packed)
+
+    async def _record(self, report: OutcomeReport) -> OutcomeAccepted:
+        ledger = self.ledger
+        known = (
+            report.decision_id in ledger.pending
+            or report.decision_id in ledger.resolved
+            or report.decision_id in self._issued
+        )
+        if not known:
+            raise RequestError(
+                "unknown_decision",
+                f"no decision {report.decision_id!r} in experiment {self.experiment!r} "
+                "(never made, or older than the pending window)",
+                "decision_id",
+            )
+        event = OutcomeObserved(
+            event_id=f"outcome:{report.decision_id}",
+            entity_id=self.experiment,
+            at=report.at if report.at is not None else time.time(),
+            decision_id=report.decision_id,
+            reward=report.reward,
+            quality=report.quality,
+            cost_usd=report.cost_usd,
+            input_tokens=report.input_tokens,
+            output_tokens=report.output_tokens,
+            latency_ms=report.latency_ms,
+            error=report.error,
+            feedback=report.feedback,
+        )
+        ack = await self.js.publish(
+            subject_of(event), encode(event), stream=LOG_STREAM, headers={MSG_ID: event.event_id}
+        )
+        duplicate = bool(ack.duplicate) or report.decision_id in ledger.resolved
+        return OutcomeAccepted(ok=True, seq=int(ack.seq), duplicate=duplicate)
+
+
+async def _respond(msg: Msg, reply: Any, packed: bool) -> None:
+    if msg.reply:
+        await msg.respond(encode_reply(reply, msgpack=packed))

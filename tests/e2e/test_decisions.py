@@ -1,0 +1,209 @@
+"""The decision path through real NATS and a real Ray actor: decide, log, outcome, learn, replay."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import nats.errors
+import numpy as np
+import pytest
+
+from events.log import EventLog
+from events.schema import DecisionMade
+from llmopt.runtime import Services
+from llmopt.settings import Settings
+from tests.e2e.helpers import actor_of, caught_up, last_entity_seq, scratch_digest, status_of
+from tests.waiting import eventually
+
+pytestmark = pytest.mark.slow
+
+
+async def ask(nc: Any, subject: str, body: Any, within_s: float = 5.0) -> dict[str, Any]:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    reply = await nc.request(subject, data, timeout=within_s)
+    decoded: dict[str, Any] = json.loads(reply.data)
+    return decoded
+
+
+async def serving_experiment(
+    nc: Any, settings: Settings, entity_id: str, arms: list[str], config: dict[str, Any]
+) -> Any:
+    """Create the experiment and wait until its actor answers decisions."""
+    created = await ask(
+        nc,
+        "llmopt.admin.experiment.create",
+        {"experiment_id": entity_id, "arms": arms, "seed": 3, "config": config},
+    )
+    assert created.get("ok"), created
+    actor = await actor_of(settings, entity_id)
+
+    async def answers() -> bool:
+        try:
+            reply = await ask(nc, f"llmopt.decide.{entity_id}", {"context": {}}, within_s=1.0)
+        except (nats.errors.NoRespondersError, nats.errors.TimeoutError):
+            return False
+        return "arm" in reply
+
+    await eventually(answers, bool, within_s=60)
+    return actor
+
+
+class TestDecide:
+    async def test_a_decision_is_answered_and_logged_with_its_propensity(
+        self, services: Services, settings: Settings, nc: Any, event_log: EventLog, entity_id: str
+    ) -> None:
+        """A decide request gets an arm, a decision id and a propensity, and the same decision is in the log."""
+        await serving_experiment(nc, settings, entity_id, ["a", "b"], {"policy": "thompson_beta"})
+        reply = await ask(
+            nc, f"llmopt.decide.{entity_id}", {"context": {"task": "chat"}, "request_id": "r1"}
+        )
+        assert reply["arm"] in ("a", "b")
+        assert reply["fallback"] is False
+        assert 0.0 < reply["propensity"] <= 1.0
+        logged = [
+            r.event
+            async for chunk in event_log.read_entity("experiment", entity_id)
+            for r in chunk
+            if isinstance(r.event, DecisionMade) and r.event.decision_id == reply["decision_id"]
+        ]
+        assert len(logged) == 1
+        assert (logged[0].arm, logged[0].propensity) == (reply["arm"], reply["propensity"])
+        assert logged[0].context == {"task": "chat"}
+        again = await ask(
+            nc, f"llmopt.decide.{entity_id}", {"context": {"task": "chat"}, "request_id": "r1"}
+        )
+        assert again == reply  # a retried request is the same decision
+
+    async def test_a_batch_gets_one_decision_per_context(
+        self, services: Services, settings: Settings, nc: Any, entity_id: str
+    ) -> None:
+        """A batch of 100 contexts is answered in one reply with 100 distinct decisions."""
+        await serving_experiment(nc, settings, entity_id, ["a", "b", "c"], {"policy": "ucb1"})
+        reply = await ask(
+            nc,
+            f"llmopt.decide_batch.{entity_id}",
+            {"requests": [{"context": {"i": i}} for i in range(100)]},
+        )
+        decisions = reply["decisions"]
+        assert len(decisions) == 100
+        assert len({d["decision_id"] for d in decisions}) == 100
+
+    @pytest.mark.parametrize(
+        ("subject", "body", "code", "field"),
+        [
+            ("decide", b"\xff\x00garbage", "malformed", None),
+            ("decide", {"context": "not an object"}, "invalid_request", "context"),
+            ("decide", {"context": {}, "surprise": 1}, "invalid_request", "surprise"),
+            (
+                "decide",
+                {"context": {"input_tokens": "many"}},
+                "invalid_request",
+                "context.input_tokens",
+            ),
+            ("decide_batch", {"requests": [{}] * 1001}, "invalid_request", "requests"),
+            ("decide_batch", {"requests": []}, "invalid_request", "requests"),
+        ],
+    )
+    async def test_bad_requests_get_clear_errors_and_serving_goes_on(
+        self,
+        services: Services,
+        settings: Settings,
+        nc: Any,
+        entity_id: str,
+        subject: str,
+        body: Any,
+        code: str,
+        field: str | None,
+    ) -> None:
+        """Malformed, mistyped or oversized requests are answered with the code and field, and the next request is served."""
+        config = {
+            "policy": "linucb",
+            "features": {
+                "features": [
+                    {"kind": "bias", "name": "bias"},
+                    {"kind": "token_count", "name": "input_tokens"},
+                ]
+            },
+        }
+        await serving_experiment(nc, settings, entity_id, ["a", "b"], config)
+        reply = await ask(nc, f"llmopt.{subject}.{entity_id}", body)
+        assert reply["error"]["code"] == code
+        assert reply["error"].get("field") == field
+        assert "arm" in await ask(
+            nc, f"llmopt.decide.{entity_id}", {"context": {"input_tokens": 12}}
+        )
+
+
+class TestOutcomes:
+    async def test_outcomes_join_once_and_unknown_decisions_are_refused(
+        self, services: Services, settings: Settings, nc: Any, event_log: EventLog, entity_id: str
+    ) -> None:
+        """An outcome is accepted once its decision exists; twice updates once; unknown ids are refused."""
+        actor = await serving_experiment(
+            nc, settings, entity_id, ["a", "b"], {"policy": "thompson_beta"}
+        )
+        decision = await ask(nc, f"llmopt.decide.{entity_id}", {"context": {}})
+        first = await ask(
+            nc,
+            "llmopt.outcome",
+            {
+                "decision_id": decision["decision_id"],
+                "quality": 1.0,
+                "cost_usd": 0.001,
+                "latency_ms": 300,
+            },
+        )
+        assert first["ok"] is True
+        second = await ask(
+            nc, "llmopt.outcome", {"decision_id": decision["decision_id"], "quality": 1.0}
+        )
+        assert second["duplicate"] is True
+        unknown = await ask(
+            nc, "llmopt.outcome", {"decision_id": f"{entity_id}:nope", "quality": 1.0}
+        )
+        assert (unknown["error"]["code"], unknown["error"]["field"]) == (
+            "unknown_decision",
+            "decision_id",
+        )
+        no_experiment = await ask(nc, "llmopt.outcome", {"decision_id": "no-such-experiment:x"})
+        assert no_experiment["error"]["code"] == "not_found"
+        mistyped = await ask(
+            nc, "llmopt.outcome", {"decision_id": decision["decision_id"], "quality": "good"}
+        )
+        assert (mistyped["error"]["code"], mistyped["error"]["field"]) == (
+            "invalid_request",
+            "quality",
+        )
+
+        status = await caught_up(actor, await last_entity_seq(event_log, entity_id))
+        arms = status.summary["arms"]
+        assert sum(arm["outcomes"] for arm in arms.values()) == 1
+        assert status.digest == await scratch_digest(event_log, entity_id, status.seq)
+
+
+class TestLearning:
+    async def test_the_live_bandit_converges_and_replays_to_the_same_digest(
+        self, services: Services, settings: Settings, nc: Any, event_log: EventLog, entity_id: str
+    ) -> None:
+        """Through real request-reply, Thompson sampling finds the best of three models, and a replay of the log gives the live policy's digest."""
+        actor = await serving_experiment(
+            nc, settings, entity_id, ["weak", "mid", "strong"], {"policy": "thompson_beta"}
+        )
+        world = np.random.default_rng(11)
+        p_success = {"weak": 0.2, "mid": 0.5, "strong": 0.8}
+        chosen: list[str] = []
+        for i in range(600):
+            decision = await ask(
+                nc, f"llmopt.decide.{entity_id}", {"context": {}, "request_id": f"q{i}"}
+            )
+            chosen.append(decision["arm"])
+            reward = float(world.random() < p_success[decision["arm"]])
+            accepted = await ask(
+                nc, "llmopt.outcome", {"decision_id": decision["decision_id"], "reward": reward}
+            )
+            assert accepted["ok"] is True
+        assert chosen[-200:].count("strong") >= 150
+        status = await caught_up(actor, await last_entity_seq(event_log, entity_id))
+        assert status.digest == await scratch_digest(event_log, entity_id, status.seq)
+        assert await status_of(actor) is not None
