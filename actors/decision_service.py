@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import time
 from typing import TYPE_CHECKING, Any, Final
@@ -51,6 +52,10 @@ tracer = trace.get_tracer("llmopt.decisions")
 DECIDE_PREFIX: Final = "llmopt.decide"
 DECIDE_BATCH_PREFIX: Final = "llmopt.decide_batch"
 OUTCOME_INTERNAL_PREFIX: Final = "llmopt.internal.outcome"
+SERVING_PREFIX: Final = "llmopt.internal.serving"
+"""The actor says "I answer this experiment's decisions" here, every ``HEARTBEAT_S``; the
+gateway's stand-in answers with the fallback arm while these stop."""
+HEARTBEAT_S: Final = 0.2
 ISSUED_CAPACITY: Final = 100_000
 
 
@@ -93,6 +98,7 @@ class DecisionService:
         self._issued: collections.OrderedDict[str, None] = collections.OrderedDict()
         """Decisions answered but perhaps not folded yet, so their outcome is not "unknown"."""
         self._replies: set[asyncio.Task[None]] = set()
+        self._heartbeat: asyncio.Task[None] | None = None
 
     @property
     def ledger(self) -> ExperimentLedger:
@@ -111,8 +117,21 @@ class DecisionService:
                 f"{OUTCOME_INTERNAL_PREFIX}.{self.experiment}", queue, cb=self._outcome
             ),
         ]
+        self._heartbeat = asyncio.get_running_loop().create_task(self._beat())
+
+    async def _beat(self) -> None:
+        subject = f"{SERVING_PREFIX}.{self.experiment}"
+        while True:
+            with contextlib.suppress(Exception):
+                await self.nc.publish(subject, b"1")
+            await asyncio.sleep(HEARTBEAT_S)
 
     async def stop(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            self._heartbeat = None
+        with contextlib.suppress(Exception):
+            await self.nc.publish(f"{SERVING_PREFIX}.{self.experiment}", b"0")
         for sub in self._subs:
             await sub.unsubscribe()
         self._subs = []

@@ -24,6 +24,7 @@ from actors.live_entities import LiveEntities
 from events.codec import decode
 from events.log import LOG_STREAM
 from events.pull_consumer import PullConsumer
+from events.schema import Event
 from events.subjects import LOG_PREFIX
 from llmopt.settings import Settings
 
@@ -37,6 +38,8 @@ class ActorDirectory:
         self.js = js
         self.nats_url = nats_url
         self.entities = LiveEntities()
+        self.definitions: dict[str, Event] = {}
+        """The creation event of every entity, by ``kind/entity_id`` (e.g. for fallbacks)."""
         self.seq = 0
         self.caught_up = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -68,9 +71,12 @@ class ActorDirectory:
             if seq <= self.seq:
                 return
             self.seq = seq
-            change = self.entities.apply(decode(data))
+            event = decode(data)
+            change = self.entities.apply(event)
             if change is not None:
                 changes.append(change)
+                if change[2]:
+                    self.definitions[LiveEntities.key(change[0], change[1])] = event
 
         consumer = PullConsumer(self.js._nc, LOG_STREAM, self.consumer, on_event)
         await consumer.start()

@@ -13,3 +13,8 @@ DEAD_LETTERS = Counter(
     "llmopt_dead_letters_total", "Refused inputs recorded in the dead-letter stream", ["subject"]
 )
 OUTCOMES = Counter("llmopt_outcomes_total", "Outcome reports by result code", ["result"])
+FALLBACK_DECISIONS = Counter(
+    "llmopt_fallback_decisions_total",
+    "Decisions answered with the fallback arm because the experiment's actor could not",
+    ["experiment"],
+)

@@ -22,6 +22,7 @@ from events.dead_letter import DeadLetterLog
 from events.log import EventLog
 from gateway.admin import AdminService
 from gateway.connection import connect, start_or_connect
+from gateway.fallback import FallbackStandIn
 from gateway.nats_server import EmbeddedNatsServer
 from gateway.outcomes import OutcomeService
 from llmopt.settings import Settings
@@ -66,6 +67,7 @@ class Services:
         self.directory: ActorDirectory | None = None
         self.admin: AdminService | None = None
         self.outcomes: OutcomeService | None = None
+        self.stand_in: FallbackStandIn | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -82,6 +84,8 @@ class Services:
             self.nc, self.event_log, dead_letters, self.directory.entities
         )
         await self.outcomes.start()
+        self.stand_in = FallbackStandIn(self.nc, self.event_log, self.directory)
+        await self.stand_in.start()
         await asyncio.wait_for(self.directory.caught_up.wait(), 60.0)
         log.info("services ready", extra={"nats_url": self.nats_url, "pid": os.getpid()})
 
@@ -90,6 +94,8 @@ class Services:
             await self.admin.stop()
         if self.outcomes is not None:
             await self.outcomes.stop()
+        if self.stand_in is not None:
+            await self.stand_in.stop()
         if self.directory is not None:
             self.directory.stop()
         for task in self._tasks:

@@ -8,7 +8,9 @@ from typing import Any
 import nats.errors
 import numpy as np
 import pytest
+import ray
 
+from actors.entity_actor import spawn_actor
 from events.log import EventLog
 from events.schema import DecisionMade
 from llmopt.runtime import Services
@@ -27,13 +29,24 @@ async def ask(nc: Any, subject: str, body: Any, within_s: float = 5.0) -> dict[s
 
 
 async def serving_experiment(
-    nc: Any, settings: Settings, entity_id: str, arms: list[str], config: dict[str, Any]
+    nc: Any,
+    settings: Settings,
+    entity_id: str,
+    arms: list[str],
+    config: dict[str, Any],
+    fallback: str | None = None,
 ) -> Any:
-    """Create the experiment and wait until its actor answers decisions."""
+    """Create the experiment and wait until its actor (not a fallback stand-in) answers."""
     created = await ask(
         nc,
         "llmopt.admin.experiment.create",
-        {"experiment_id": entity_id, "arms": arms, "seed": 3, "config": config},
+        {
+            "experiment_id": entity_id,
+            "arms": arms,
+            "seed": 3,
+            "config": config,
+            "fallback_arm": fallback,
+        },
     )
     assert created.get("ok"), created
     actor = await actor_of(settings, entity_id)
@@ -43,7 +56,7 @@ async def serving_experiment(
             reply = await ask(nc, f"llmopt.decide.{entity_id}", {"context": {}}, within_s=1.0)
         except (nats.errors.NoRespondersError, nats.errors.TimeoutError):
             return False
-        return "arm" in reply
+        return "arm" in reply and reply["fallback"] is False
 
     await eventually(answers, bool, within_s=60)
     return actor
@@ -207,3 +220,54 @@ class TestLearning:
         status = await caught_up(actor, await last_entity_seq(event_log, entity_id))
         assert status.digest == await scratch_digest(event_log, entity_id, status.seq)
         assert await status_of(actor) is not None
+
+
+class TestFallback:
+    async def test_while_the_actor_is_down_the_fallback_arm_answers_and_is_logged(
+        self, services: Services, settings: Settings, nc: Any, event_log: EventLog, entity_id: str
+    ) -> None:
+        """With its actor gone, an experiment's decisions are answered with the fallback arm (flagged and logged); when the actor is back, it answers again."""
+        actor = await serving_experiment(
+            nc,
+            settings,
+            entity_id,
+            ["cheap", "strong"],
+            {"policy": "thompson_beta"},
+            fallback="strong",
+        )
+        ray.kill(actor, no_restart=True)
+
+        async def fallback_reply() -> dict[str, Any] | None:
+            try:
+                reply = await ask(nc, f"llmopt.decide.{entity_id}", {"context": {}}, within_s=1.0)
+            except (nats.errors.NoRespondersError, nats.errors.TimeoutError):
+                return None
+            return reply
+
+        reply = await eventually(
+            fallback_reply, lambda r: r is not None and r.get("fallback") is True
+        )
+        assert reply is not None
+        assert (reply["arm"], reply["reason"], reply["propensity"]) == (
+            "strong",
+            "unavailable",
+            1.0,
+        )
+        accepted = await ask(
+            nc, "llmopt.outcome", {"decision_id": reply["decision_id"], "quality": 1.0}
+        )
+        assert accepted["ok"] is True
+        logged = {
+            r.event.event_id
+            async for chunk in event_log.read_entity("experiment", entity_id)
+            for r in chunk
+        }
+        assert reply["decision_id"] in logged
+        assert f"outcome:{reply['decision_id']}" in logged
+
+        spawn_actor(settings, "experiment", entity_id, settings.nats_url or "")
+        served = await eventually(
+            fallback_reply, lambda r: r is not None and r.get("fallback") is False
+        )
+        assert served is not None
+        assert served["arm"] in ("cheap", "strong")
