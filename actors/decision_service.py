@@ -56,6 +56,9 @@ SERVING_PREFIX: Final = "llmopt.internal.serving"
 """The actor says "I answer this experiment's decisions" here, every ``HEARTBEAT_S``; the
 gateway's stand-in answers with the fallback arm while these stop."""
 HEARTBEAT_S: Final = 0.2
+LOG_WAIT_S: Final = 1.0
+"""How long a decision waits for the log's acknowledgement before the reply says
+"unavailable": longer than any decide budget is useless to the caller."""
 ISSUED_CAPACITY: Final = 100_000
 
 
@@ -141,16 +144,17 @@ class DecisionService:
         try:
             request = decode_request(msg.data, DecideRequest, msgpack=packed)
             decision, event = self._one(request, time.time())
-            ack = await self.js.publish_async(
-                subject_of(event),
-                encode(event),
-                stream=LOG_STREAM,
-                headers={MSG_ID: event.event_id},
-            )
+            ack = await self._log(event)
         except RequestError as exc:
             await _respond(msg, exc.reply(), packed)
             return
-        self._spawn(self._reply_after([ack], msg, decision, packed))
+        self._spawn(self._reply_after([ack], msg, decision, packed, [decision.decision_id]))
+
+    async def _log(self, event: Any) -> asyncio.Future[Any]:
+        future: asyncio.Future[Any] = await self.js.publish_async(
+            subject_of(event), encode(event), stream=LOG_STREAM, headers={MSG_ID: event.event_id}
+        )
+        return future
 
     async def _decide_batch(self, msg: Msg) -> None:
         packed = is_msgpack(msg.headers)
@@ -163,29 +167,27 @@ class DecisionService:
                     "requests",
                 )
             now = time.time()
-            decisions, acks = [], []
+            decided = []
             for i, request in enumerate(batch.requests):
                 try:
-                    decision, event = self._one(request, now)
+                    decided.append(self._one(request, now))
                 except RequestError as exc:
                     raise RequestError(
                         exc.code,
                         exc.message,
                         f"requests[{i}].{exc.field}" if exc.field else f"requests[{i}]",
                     ) from exc
-                decisions.append(decision)
-                acks.append(
-                    await self.js.publish_async(
-                        subject_of(event),
-                        encode(event),
-                        stream=LOG_STREAM,
-                        headers={MSG_ID: event.event_id},
-                    )
-                )
+            # Only a batch decided whole is logged: a refused request logs none of it.
+            acks = [await self._log(event) for _, event in decided]
+            decisions = [decision for decision, _ in decided]
         except RequestError as exc:
             await _respond(msg, exc.reply(), packed)
             return
-        self._spawn(self._reply_after(acks, msg, BatchReply(decisions), packed))
+        self._spawn(
+            self._reply_after(
+                acks, msg, BatchReply(decisions), packed, [d.decision_id for d in decisions]
+            )
+        )
 
     def _one(self, request: DecideRequest, now: float) -> tuple[Decision, Any]:
         decision_id = decision_id_for(self.experiment, request.request_id)
@@ -194,9 +196,6 @@ class DecisionService:
                 decision, event = decide(self.ledger, request, decision_id=decision_id, now=now)
         except DecisionRefused as exc:
             raise RequestError(exc.code, exc.message, exc.field) from exc
-        self._issued[decision_id] = None
-        if len(self._issued) > ISSUED_CAPACITY:
-            self._issued.popitem(last=False)
         return decision, event
 
     def _spawn(self, coro: Any) -> None:
@@ -205,10 +204,16 @@ class DecisionService:
         task.add_done_callback(self._replies.discard)
 
     async def _reply_after(
-        self, acks: list[asyncio.Future[Any]], msg: Msg, reply: Any, packed: bool
+        self,
+        acks: list[asyncio.Future[Any]],
+        msg: Msg,
+        reply: Any,
+        packed: bool,
+        decision_ids: list[str],
     ) -> None:
+        """Answer once the log holds the decisions; only then can their outcomes be reported."""
         try:
-            await asyncio.wait_for(asyncio.gather(*acks), 5.0)
+            await asyncio.wait_for(asyncio.gather(*acks), LOG_WAIT_S)
         except Exception as exc:
             log.error(
                 "decision not logged", extra={"experiment": self.experiment, "error": repr(exc)}
@@ -216,6 +221,11 @@ class DecisionService:
             reply = RequestError(
                 "unavailable", "the decision could not be logged; retry with the same request_id"
             ).reply()
+        else:
+            for decision_id in decision_ids:
+                self._issued[decision_id] = None
+            while len(self._issued) > ISSUED_CAPACITY:
+                self._issued.popitem(last=False)
         await _respond(msg, reply, packed)
 
     async def _outcome(self, msg: Msg) -> None:
@@ -230,8 +240,10 @@ class DecisionService:
 
     async def _record(self, report: OutcomeReport) -> OutcomeAccepted:
         ledger = self.ledger
+        already_joined = report.decision_id in ledger.resolved
         known = (
-            report.decision_id in ledger.pending
+            already_joined
+            or report.decision_id in ledger.pending
             or report.decision_id in ledger.resolved
             or report.decision_id in self._issued
         )
@@ -259,7 +271,7 @@ class DecisionService:
         ack = await self.js.publish(
             subject_of(event), encode(event), stream=LOG_STREAM, headers={MSG_ID: event.event_id}
         )
-        duplicate = bool(ack.duplicate) or report.decision_id in ledger.resolved
+        duplicate = bool(ack.duplicate) or already_joined
         return OutcomeAccepted(ok=True, seq=int(ack.seq), duplicate=duplicate)
 
 

@@ -9,7 +9,11 @@ budget (50 ms by default). If the experiment's actor does not answer within it (
 while Ray restarts it and it resubscribes, or a stall), the client answers *locally* with the
 experiment's fallback arm, given in ``fallbacks`` - an application that routes LLM calls has a
 default model anyway. Without a known fallback arm it raises :class:`OptimizerUnavailable`, so
-the caller decides. Error replies (a bad context, an unknown decision) are never papered over:
+the caller decides. This is the last resort, after the server's own: while an actor is silent,
+the gateway's stand-in (``gateway/fallback.py``) answers for an experiment that has a
+``fallback_arm`` and logs those decisions, so their outcomes count; a local fallback covers
+what the stand-in cannot (the gateway down too, no ``fallback_arm``, batches, a blown budget)
+and is not logged. Error replies (a bad context, an unknown decision) are never papered over:
 they raise :class:`OptimizerError` with the server's ``code``, ``message`` and ``field``.
 
 >>> async def answer(nc, prompt):  # doctest: +SKIP

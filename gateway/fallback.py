@@ -115,7 +115,7 @@ class FallbackStandIn:
             decision = fallback_decision(
                 experiment, arm, request_id=request.request_id, reason="unavailable"
             )
-            await self.event_log.append(
+            appended = await self.event_log.append(
                 DecisionMade(
                     event_id=decision.decision_id,
                     entity_id=experiment,
@@ -126,6 +126,12 @@ class FallbackStandIn:
                     context=request.context,
                 )
             )
+            if appended.duplicate:
+                # The actor already made this request's decision (same request_id): its arm,
+                # not the fallback, is what the log holds, so do not contradict it.
+                raise RequestError(
+                    "unavailable", "this request was decided before; retry it shortly"
+                )
             FALLBACK_DECISIONS.labels(experiment).inc()
             reply: object = decision
         except RequestError as exc:

@@ -31,7 +31,8 @@ from gateway.wire import MSGPACK, RequestError, decode_request, encode_reply, is
 log = logging.getLogger("llmopt.outcomes")
 
 OUTCOME_SUBJECT: Final = "llmopt.outcome"
-ACTOR_TIMEOUT_S: Final = 2.0
+ACTOR_TIMEOUT_S: Final = 0.5
+"""Then the gateway keeps the outcome itself; well inside a client's retry budget."""
 _REFUSALS_TO_RECORD = frozenset({"malformed", "invalid_request", "not_found", "unknown_decision"})
 
 

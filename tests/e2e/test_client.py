@@ -44,9 +44,19 @@ class TestRoundTrip:
         assert decision.decision_id == decision_id_for(entity_id, "r1")
         assert decision.experiment == entity_id
         first = await client.outcome(decision.decision_id, quality=1.0, cost_usd=0.001)
-        assert first is not None and first.ok is True and first.duplicate is False
+        assert first is not None and first.ok is True and first.seq > 0
         again = await client.outcome(decision.decision_id, quality=1.0, cost_usd=0.001)
         assert again is not None and again.duplicate is True
+
+    async def test_a_first_outcome_is_not_reported_as_a_duplicate(
+        self, services: Services, settings: Settings, nc: Any, entity_id: str
+    ) -> None:
+        """The first outcome of a decision is accepted with duplicate=False."""
+        await serving_experiment(nc, settings, entity_id, ["a", "b"], {"policy": "thompson_beta"})
+        client = OptimizerClient(nc, timeout_s=GENEROUS_S)
+        decision = await client.decide(entity_id)
+        first = await client.outcome(decision.decision_id, reward=1.0)
+        assert first is not None and first.duplicate is False
 
     async def test_constraints_reach_the_server(
         self, services: Services, settings: Settings, nc: Any, entity_id: str

@@ -271,3 +271,37 @@ class TestFallback:
         )
         assert served is not None
         assert served["arm"] in ("cheap", "strong")
+
+
+class TestBatchAtomicity:
+    async def test_a_refused_batch_logs_none_of_its_decisions(
+        self, services: Services, settings: Settings, nc: Any, event_log: EventLog, entity_id: str
+    ) -> None:
+        """A batch with one bad request is refused whole, naming it, and no decision of it reaches the log."""
+        config = {
+            "policy": "linucb",
+            "features": {
+                "features": [
+                    {"kind": "bias", "name": "bias"},
+                    {"kind": "token_count", "name": "input_tokens"},
+                ]
+            },
+        }
+        await serving_experiment(nc, settings, entity_id, ["a", "b"], config)
+
+        async def decisions_logged() -> int:
+            events = [
+                r.event
+                async for chunk in event_log.read_entity("experiment", entity_id)
+                for r in chunk
+            ]
+            return sum(isinstance(event, DecisionMade) for event in events)
+
+        before = await decisions_logged()
+        reply = await ask(
+            nc,
+            f"llmopt.decide_batch.{entity_id}",
+            {"requests": [{"context": {"input_tokens": 5}}, {"context": {"input_tokens": "many"}}]},
+        )
+        assert reply["error"]["field"] == "requests[1].context.input_tokens"
+        assert await decisions_logged() == before
