@@ -22,6 +22,8 @@ from actors.experiment_config import ExperimentConfig, build_policy
 from actors.policies import Policy, policy_from_bytes
 from actors.reward import composite_reward
 from events.schema import (
+    ArmAdded,
+    ArmRetired,
     CheckpointTaken,
     DecisionMade,
     Event,
@@ -68,6 +70,8 @@ class ExperimentLedger(Aggregate, kw_only=True, dict=True):
     policy_state: bytes = b""
     """The policy's bytes as of the last encoding; the live policy is ``self.policy``."""
     arms: dict[str, ArmStats] = msgspec.field(default_factory=dict)
+    """Statistics of every arm the experiment ever had, retired ones included."""
+    retired_arms: list[str] = msgspec.field(default_factory=list)
     pending: dict[str, PendingDecision] = msgspec.field(default_factory=dict)
     """Decisions awaiting an outcome, in log order; expiry walks it from the front, so a
     decision that arrived late behind newer ones can outlive the TTL until they expire."""
@@ -141,9 +145,30 @@ class ExperimentLedger(Aggregate, kw_only=True, dict=True):
             for arm in event.arms:
                 self.arms.setdefault(arm, ArmStats())
             self._configure(None)
+        elif isinstance(event, ArmAdded):
+            self._add_arm(event)
+        elif isinstance(event, ArmRetired):
+            self._retire_arm(event)
         elif isinstance(event, ExperimentArchived):
             self.archived = True
         self._expire()
+
+    def _add_arm(self, event: ArmAdded) -> None:
+        if not self.created or event.arm in self.arms or self.policy is None:
+            return  # validated by the admin gateway; a duplicate changes nothing
+        self.arms[event.arm] = ArmStats()
+        if event.spec is not None:
+            catalogue = dict(self.config.get("catalogue", {}))
+            catalogue[event.arm] = event.spec
+            self.config = {**self.config, "catalogue": catalogue}
+        self._configure(self.policy)
+        self.policy.add_arm(event.arm)
+
+    def _retire_arm(self, event: ArmRetired) -> None:
+        if self.policy is None or event.arm not in self.policy.arms or len(self.policy.arms) == 1:
+            return
+        self.policy.retire_arm(event.arm)
+        self.retired_arms.append(event.arm)
 
     def _decide(self, event: DecisionMade) -> None:
         stats = self.arms.get(event.arm)

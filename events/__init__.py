@@ -6,6 +6,8 @@ from events.errors import ConcurrencyConflict, LogUnavailable
 from events.log import LOG_STREAM, Appended, EventLog, Recorded
 from events.schema import (
     AnyEvent,
+    ArmAdded,
+    ArmRetired,
     CheckpointTaken,
     DecisionMade,
     Event,
@@ -19,6 +21,8 @@ __all__ = [
     "LOG_STREAM",
     "AnyEvent",
     "Appended",
+    "ArmAdded",
+    "ArmRetired",
     "CheckpointTaken",
     "ConcurrencyConflict",
     "DeadLetter",

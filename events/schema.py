@@ -59,6 +59,27 @@ class ExperimentArchived(Event, frozen=True, kw_only=True):
     reason: str = ""
 
 
+class ArmAdded(Event, frozen=True, kw_only=True):
+    """A new arm joins a running experiment; its policy starts it from the prior (cold start)."""
+
+    ENTITY_KIND: ClassVar[str] = "experiment"
+    CHANNEL: ClassVar[str] = "lifecycle"
+
+    arm: str
+    spec: dict[str, Any] | None = None
+    """Its catalogue entry (``actors.catalogue.ArmSpec`` as JSON), if it has one."""
+
+
+class ArmRetired(Event, frozen=True, kw_only=True):
+    """An arm stops being chosen; its history and pending outcomes stay."""
+
+    ENTITY_KIND: ClassVar[str] = "experiment"
+    CHANNEL: ClassVar[str] = "lifecycle"
+
+    arm: str
+    reason: str = ""
+
+
 class DecisionMade(Event, frozen=True, kw_only=True):
     """An arm was chosen for a request, with the probability of that choice (for audit and OPE).
 
@@ -104,7 +125,15 @@ class CheckpointTaken(Event, frozen=True, kw_only=True):
     state_version: int
 
 
-AnyEvent = ExperimentCreated | ExperimentArchived | DecisionMade | OutcomeObserved | CheckpointTaken
+AnyEvent = (
+    ExperimentCreated
+    | ExperimentArchived
+    | ArmAdded
+    | ArmRetired
+    | DecisionMade
+    | OutcomeObserved
+    | CheckpointTaken
+)
 """The tagged union the log holds; decode with ``events.codec``."""
 
 EVENT_TYPES: dict[str, type[Event]] = {
@@ -112,6 +141,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
     for cls in (
         ExperimentCreated,
         ExperimentArchived,
+        ArmAdded,
+        ArmRetired,
         DecisionMade,
         OutcomeObserved,
         CheckpointTaken,

@@ -19,11 +19,12 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from opentelemetry import trace
 
+from actors.catalogue import ArmSpec
 from actors.experiment_config import ConfigError, parse_config
 from events.dead_letter import DeadLetterLog
 from events.errors import ConcurrencyConflict
 from events.log import EventLog
-from events.schema import Event, ExperimentArchived, ExperimentCreated
+from events.schema import ArmAdded, ArmRetired, Event, ExperimentArchived, ExperimentCreated
 from events.subjects import InvalidEntityId, check_token, entity_subject
 from gateway.metrics import ADMIN_REQUESTS, DEAD_LETTERS
 from gateway.wire import RequestError, decode_request, encode_reply, is_msgpack
@@ -53,6 +54,21 @@ class ArchiveExperiment(msgspec.Struct, frozen=True, forbid_unknown_fields=True)
     request_id: str | None = None
 
 
+class AddArm(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    experiment_id: str
+    arm: str
+    spec: ArmSpec | None = None
+    """Its catalogue entry: prices, context window, tier, parameters."""
+    request_id: str | None = None
+
+
+class RetireArm(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    experiment_id: str
+    arm: str
+    reason: str = ""
+    request_id: str | None = None
+
+
 class Accepted(msgspec.Struct, frozen=True):
     ok: bool
     experiment_id: str
@@ -73,6 +89,8 @@ class Lifecycle(msgspec.Struct):
 
     created: bool = False
     archived: bool = False
+    arms: list[str] = msgspec.field(default_factory=list)
+    """Arms that can be chosen now (created or added, not retired)."""
     last_seq: int = 0
     event_seqs: dict[str, int] = msgspec.field(default_factory=dict)
     """Event id -> sequence, so a retried request is answered with its first result."""
@@ -85,10 +103,16 @@ async def read_lifecycle(event_log: EventLog, experiment_id: str) -> Lifecycle:
         for recorded in chunk:
             state.last_seq = recorded.seq
             state.event_seqs[recorded.event.event_id] = recorded.seq
-            if isinstance(recorded.event, ExperimentCreated):
+            event = recorded.event
+            if isinstance(event, ExperimentCreated):
                 state.created = True
-            elif isinstance(recorded.event, ExperimentArchived):
+                state.arms = list(event.arms)
+            elif isinstance(event, ExperimentArchived):
                 state.archived = True
+            elif isinstance(event, ArmAdded) and event.arm not in state.arms:
+                state.arms.append(event.arm)
+            elif isinstance(event, ArmRetired) and event.arm in state.arms:
+                state.arms.remove(event.arm)
     return state
 
 
@@ -134,6 +158,53 @@ def decide_archive(state: Lifecycle, request: ArchiveExperiment, now: float) -> 
     )
 
 
+def _running(state: Lifecycle, experiment_id: str) -> None:
+    if not state.created:
+        raise RequestError(
+            "not_found", f"experiment {experiment_id!r} does not exist", "experiment_id"
+        )
+    if state.archived:
+        raise RequestError(
+            "invalid_transition", f"experiment {experiment_id!r} is archived", "experiment_id"
+        )
+
+
+def decide_add_arm(state: Lifecycle, request: AddArm, now: float) -> Event:
+    event_id = f"add-arm:{request.experiment_id}:{request.request_id or uuid.uuid4().hex}"
+    if event_id in state.event_seqs:
+        raise AlreadyApplied(state.event_seqs[event_id])
+    _running(state, request.experiment_id)
+    if not request.arm or len(request.arm) > 128:
+        raise RequestError("invalid_request", "arm names are 1-128 characters", "arm")
+    if request.arm in state.arms:
+        raise RequestError("already_exists", f"arm {request.arm!r} exists", "arm")
+    return ArmAdded(
+        event_id=event_id,
+        entity_id=request.experiment_id,
+        at=now,
+        arm=request.arm,
+        spec=msgspec.to_builtins(request.spec) if request.spec is not None else None,
+    )
+
+
+def decide_retire_arm(state: Lifecycle, request: RetireArm, now: float) -> Event:
+    event_id = f"retire-arm:{request.experiment_id}:{request.request_id or uuid.uuid4().hex}"
+    if event_id in state.event_seqs:
+        raise AlreadyApplied(state.event_seqs[event_id])
+    _running(state, request.experiment_id)
+    if request.arm not in state.arms:
+        raise RequestError("not_found", f"no active arm {request.arm!r}", "arm")
+    if len(state.arms) == 1:
+        raise RequestError("invalid_transition", "cannot retire the last arm", "arm")
+    return ArmRetired(
+        event_id=event_id,
+        entity_id=request.experiment_id,
+        at=now,
+        arm=request.arm,
+        reason=request.reason,
+    )
+
+
 def validate_create(request: CreateExperiment) -> None:
     _check_id(request.experiment_id)
     if not request.arms:
@@ -173,6 +244,8 @@ class AdminService:
         routes: dict[str, Callable[[Msg], Awaitable[Accepted]]] = {
             "experiment.create": self._create,
             "experiment.archive": self._archive,
+            "experiment.add_arm": self._add_arm,
+            "experiment.retire_arm": self._retire_arm,
         }
         for name, handler in routes.items():
             subject = f"{ADMIN_PREFIX}.{name}"
@@ -240,6 +313,20 @@ class AdminService:
         _check_id(request.experiment_id)
         return await self._execute(
             request.experiment_id, lambda state: decide_archive(state, request, time.time())
+        )
+
+    async def _add_arm(self, msg: Msg) -> Accepted:
+        request = decode_request(msg.data, AddArm, msgpack=is_msgpack(msg.headers))
+        _check_id(request.experiment_id)
+        return await self._execute(
+            request.experiment_id, lambda state: decide_add_arm(state, request, time.time())
+        )
+
+    async def _retire_arm(self, msg: Msg) -> Accepted:
+        request = decode_request(msg.data, RetireArm, msgpack=is_msgpack(msg.headers))
+        _check_id(request.experiment_id)
+        return await self._execute(
+            request.experiment_id, lambda state: decide_retire_arm(state, request, time.time())
         )
 
     async def _execute(self, experiment_id: str, decide: Callable[[Lifecycle], Event]) -> Accepted:

@@ -21,6 +21,8 @@ from hypothesis import strategies as st
 
 from events.schema import (
     AnyEvent,
+    ArmAdded,
+    ArmRetired,
     CheckpointTaken,
     DecisionMade,
     Event,
@@ -125,6 +127,42 @@ def experiment_archived_events(draw: st.DrawFn, entity_id: str | None = None) ->
 
 
 @st.composite
+def arm_added_events(draw: st.DrawFn, entity_id: str | None = None) -> ArmAdded:
+    eid = entity_id if entity_id is not None else draw(tokens)
+    spec = draw(
+        _optional(
+            st.fixed_dictionaries(
+                {
+                    "model": st.text(min_size=1, max_size=8),
+                    "price_in_per_1k": st.floats(min_value=0, max_value=1),
+                    "price_out_per_1k": st.floats(min_value=0, max_value=1),
+                    "context_window": st.integers(min_value=1, max_value=200_000),
+                }
+            )
+        )
+    )
+    return ArmAdded(
+        event_id=f"add-arm:{eid}:{draw(tokens)}",
+        entity_id=eid,
+        at=draw(event_times),
+        arm=draw(arm_names),
+        spec=spec,
+    )
+
+
+@st.composite
+def arm_retired_events(draw: st.DrawFn, entity_id: str | None = None) -> ArmRetired:
+    eid = entity_id if entity_id is not None else draw(tokens)
+    return ArmRetired(
+        event_id=f"retire-arm:{eid}:{draw(tokens)}",
+        entity_id=eid,
+        at=draw(event_times),
+        arm=draw(arm_names),
+        reason=draw(st.text(max_size=12)),
+    )
+
+
+@st.composite
 def decision_events(
     draw: st.DrawFn,
     entity_id: str | None = None,
@@ -189,6 +227,8 @@ def checkpoint_events(
 EVENTS_BY_TYPE: dict[type[Event], st.SearchStrategy[Any]] = {
     ExperimentCreated: experiment_created_events(),
     ExperimentArchived: experiment_archived_events(),
+    ArmAdded: arm_added_events(),
+    ArmRetired: arm_retired_events(),
     DecisionMade: decision_events(),
     OutcomeObserved: outcome_events(),
     CheckpointTaken: checkpoint_events(),
@@ -201,6 +241,21 @@ SAMPLE_EVENTS: dict[type[Event], AnyEvent] = {
     ),
     ExperimentArchived: ExperimentArchived(
         event_id="archive:exp-1:r2", entity_id="exp-1", at=T0 + 60, reason="done"
+    ),
+    ArmAdded: ArmAdded(
+        event_id="add-arm:exp-1:r3",
+        entity_id="exp-1",
+        at=T0 + 3,
+        arm="c",
+        spec={
+            "model": "m",
+            "price_in_per_1k": 0.001,
+            "price_out_per_1k": 0.002,
+            "context_window": 8000,
+        },
+    ),
+    ArmRetired: ArmRetired(
+        event_id="retire-arm:exp-1:r4", entity_id="exp-1", at=T0 + 4, arm="b", reason="slow"
     ),
     DecisionMade: DecisionMade(
         event_id="d-1",

@@ -305,3 +305,64 @@ class TestBatchAtomicity:
         )
         assert reply["error"]["field"] == "requests[1].context.input_tokens"
         assert await decisions_logged() == before
+
+
+class TestArms:
+    async def test_arms_join_and_leave_a_running_experiment(
+        self, services: Services, settings: Settings, nc: Any, event_log: EventLog, entity_id: str
+    ) -> None:
+        """An added arm is tried (cold start) without a restart, a retired arm is never chosen again, and replay agrees."""
+        actor = await serving_experiment(nc, settings, entity_id, ["a", "b"], {"policy": "ucb1"})
+        for i in range(4):
+            d = await ask(nc, f"llmopt.decide.{entity_id}", {"context": {}})
+            await ask(
+                nc, "llmopt.outcome", {"decision_id": d["decision_id"], "reward": 0.5 + i / 10}
+            )
+        added = await ask(
+            nc,
+            "llmopt.admin.experiment.add_arm",
+            {
+                "experiment_id": entity_id,
+                "arm": "c",
+                "spec": {
+                    "model": "new-model",
+                    "price_in_per_1k": 0.001,
+                    "price_out_per_1k": 0.002,
+                    "context_window": 8000,
+                },
+            },
+        )
+        assert added["ok"] is True
+
+        async def decision() -> dict[str, Any]:
+            return await ask(nc, f"llmopt.decide.{entity_id}", {"context": {}})
+
+        tried = await eventually(decision, lambda d: d["arm"] == "c")
+        assert tried["model"] == "new-model"  # UCB1 plays an untried arm first
+        again = await ask(
+            nc, "llmopt.admin.experiment.add_arm", {"experiment_id": entity_id, "arm": "c"}
+        )
+        assert again["error"]["code"] == "already_exists"
+
+        assert (
+            await ask(
+                nc, "llmopt.admin.experiment.retire_arm", {"experiment_id": entity_id, "arm": "a"}
+            )
+        )["ok"] is True
+        await eventually(decision, lambda d: d["arm"] != "a")
+        arms = {(await decision())["arm"] for _ in range(30)}
+        assert "a" not in arms
+        missing = await ask(
+            nc, "llmopt.admin.experiment.retire_arm", {"experiment_id": entity_id, "arm": "zzz"}
+        )
+        assert missing["error"]["code"] == "not_found"
+        await ask(
+            nc, "llmopt.admin.experiment.retire_arm", {"experiment_id": entity_id, "arm": "b"}
+        )
+        last = await ask(
+            nc, "llmopt.admin.experiment.retire_arm", {"experiment_id": entity_id, "arm": "c"}
+        )
+        assert last["error"]["code"] == "invalid_transition"
+
+        status = await caught_up(actor, await last_entity_seq(event_log, entity_id))
+        assert status.digest == await scratch_digest(event_log, entity_id, status.seq)

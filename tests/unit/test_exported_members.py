@@ -11,6 +11,8 @@ PUBLIC = {
         "LOG_STREAM",
         "AnyEvent",
         "Appended",
+        "ArmAdded",
+        "ArmRetired",
         "CheckpointTaken",
         "ConcurrencyConflict",
         "DeadLetter",
