@@ -23,7 +23,7 @@ from actors.host import consumer_name
 from actors.live_entities import LiveEntities
 from events.codec import decode
 from events.log import LOG_STREAM
-from events.pull_consumer import PullConsumer
+from events.pull_consumer import PullConsumer, client_of
 from events.schema import Event
 from events.subjects import LOG_PREFIX
 from llmopt.settings import Settings
@@ -78,7 +78,7 @@ class ActorDirectory:
                 if change[2]:
                     self.definitions[LiveEntities.key(change[0], change[1])] = event
 
-        consumer = PullConsumer(self.js._nc, LOG_STREAM, self.consumer, on_event)
+        consumer = PullConsumer(client_of(self.js), LOG_STREAM, self.consumer, on_event)
         await consumer.start()
         pending = int(info.num_pending or 0)
         try:

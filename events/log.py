@@ -18,7 +18,7 @@ from nats.js import JetStreamContext, api
 
 from events.codec import decode, encode
 from events.errors import ConcurrencyConflict, LogUnavailable
-from events.pull_consumer import PullConsumer
+from events.pull_consumer import PullConsumer, client_of
 from events.schema import AnyEvent, Event, subject_of
 from events.streams import ensure_stream
 from events.subjects import LOG_SUBJECTS, entity_filter
@@ -164,7 +164,7 @@ class EventLog:
             if seq <= head:
                 chunk.append(Recorded(seq, subject, decode(data)))
 
-        consumer = PullConsumer(self.js._nc, self.stream, info.name, collect)
+        consumer = PullConsumer(client_of(self.js), self.stream, info.name, collect)
         await consumer.start()
         try:
             # The consumer's pending count at creation is how many matching events exist now,

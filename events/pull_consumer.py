@@ -34,6 +34,12 @@ STATUS_REQUEST_TIMEOUT: Final = "408"
 STATUS_HEARTBEAT: Final = "100"
 
 
+def client_of(js: Any) -> Client:
+    """The core connection under a JetStream context; nats-py has no public accessor for it."""
+    client: Client = js._nc
+    return client
+
+
 def stream_seq_from_reply(reply: str) -> int:
     """The stream sequence in a JetStream ack subject (both the v1 and the v2 layout).
 
