@@ -117,7 +117,9 @@ class DecisionService:
                 f"{DECIDE_BATCH_PREFIX}.{self.experiment}", queue, cb=self._decide_batch
             ),
             await self.nc.subscribe(
-                f"{OUTCOME_INTERNAL_PREFIX}.{self.experiment}", queue, cb=self._outcome
+                f"{OUTCOME_INTERNAL_PREFIX}.{self.experiment}",
+                queue,
+                cb=self._dispatch_outcome,
             ),
         ]
         self._heartbeat = asyncio.get_running_loop().create_task(self._beat())
@@ -227,6 +229,11 @@ class DecisionService:
             while len(self._issued) > ISSUED_CAPACITY:
                 self._issued.popitem(last=False)
         await _respond(msg, reply, packed)
+
+    async def _dispatch_outcome(self, msg: Msg) -> None:
+        """Outcomes are independent (the log orders them): one task each, so a slow append
+        does not hold up the next report (nats-py awaits callbacks one at a time)."""
+        self._spawn(self._outcome(msg))
 
     async def _outcome(self, msg: Msg) -> None:
         packed = is_msgpack(msg.headers)

@@ -58,6 +58,7 @@ class HostStatus(msgspec.Struct, frozen=True, kw_only=True):
     """Sequence of the checkpoint the last recovery started from (0: full replay)."""
     checkpoints_skipped: int
     checkpoints_taken: int
+    checkpoints_failed: int
     last_checkpoint_seq: int
     pid: int
     summary: dict[str, Any]
@@ -92,6 +93,8 @@ class EntityHost:
         self._last_checkpoint_time = time.monotonic()
         self._checkpoint_subject_seq: int | None = None
         self._service: Any = None
+        self._store: CheckpointStore | None = None
+        self._failed_checkpoints = 0
         """The kind's request handlers (e.g. decisions), served only while ready."""
 
     async def _start_service(self) -> None:
@@ -120,6 +123,7 @@ class EntityHost:
             recovered_from_seq=self._recovered_from,
             checkpoints_skipped=self._skipped,
             checkpoints_taken=self._taken,
+            checkpoints_failed=self._failed_checkpoints,
             last_checkpoint_seq=self._last_checkpoint_seq,
             pid=os.getpid(),
             summary=_summary(self.state),
@@ -165,7 +169,7 @@ class EntityHost:
             )
         js = self._nc.jetstream()
         event_log = EventLog(js)
-        store = CheckpointStore(js)
+        store = self._store = CheckpointStore(js)
         with tracer.start_as_current_span(
             "actor_recovery", attributes={"kind": self.kind, "entity_id": self.entity_id}
         ):
@@ -271,7 +275,7 @@ class EntityHost:
             if self.ready.is_set() and self._service is None:
                 await self._start_service()
             if self._checkpoint_due():
-                await self._checkpoint(event_log)
+                await self._checkpoint_or_defer(event_log)
 
     def _checkpoint_due(self) -> bool:
         if self._since_checkpoint == 0:
@@ -280,6 +284,27 @@ class EntityHost:
             return True
         elapsed = time.monotonic() - self._last_checkpoint_time
         return elapsed >= self.settings.checkpoint_every_seconds
+
+    async def _checkpoint_or_defer(self, event_log: EventLog) -> None:
+        """A checkpoint that fails (too large for the server, a timeout under load) only costs a
+        longer replay later: log it, count it and try again after the usual interval, rather
+        than fail the loop into a recovery that would fail the same way."""
+        try:
+            await self._checkpoint(event_log)
+        except Exception as exc:
+            self._failed_checkpoints += 1
+            self._since_checkpoint = 1  # still due, but by time, not on the next batch
+            self._last_checkpoint_time = time.monotonic()
+            log.error(
+                "checkpoint failed; state is kept in the log",
+                extra={
+                    "kind": self.kind,
+                    "entity_id": self.entity_id,
+                    "seq": self.seq,
+                    "error": repr(exc),
+                    "failures": self._failed_checkpoints,
+                },
+            )
 
     async def _checkpoint(self, event_log: EventLog) -> None:
         assert self._nc is not None
@@ -291,7 +316,9 @@ class EntityHost:
             checkpoint = make_checkpoint(
                 self.kind, self.entity_id, self.seq, self.cls.STATE_VERSION, state
             )
-            await CheckpointStore(self._nc.jetstream()).save(checkpoint)
+            if self._store is None:
+                self._store = CheckpointStore(self._nc.jetstream())
+            await self._store.save(checkpoint)
             self._since_checkpoint = 0
             self._last_checkpoint_time = time.monotonic()
             self._last_checkpoint_seq = checkpoint.seq

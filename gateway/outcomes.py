@@ -9,6 +9,7 @@ invalid, unknown experiment or decision) get an error reply and a dead-letter re
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any, Final
@@ -45,9 +46,17 @@ class OutcomeService:
         self.dead_letters = dead_letters
         self.entities = entities
         self._sub: Subscription | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        self._sub = await self.nc.subscribe(OUTCOME_SUBJECT, "llmopt-ingest", cb=self._serve)
+        self._sub = await self.nc.subscribe(OUTCOME_SUBJECT, "llmopt-ingest", cb=self._dispatch)
+
+    async def _dispatch(self, msg: Msg) -> None:
+        """nats-py awaits a subscription's callbacks one at a time; outcomes are independent
+        (the log orders them), so each is handled in its own task."""
+        task = asyncio.get_running_loop().create_task(self._serve(msg))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def stop(self) -> None:
         if self._sub is not None:
