@@ -17,7 +17,7 @@ import numpy as np
 
 from actors.aggregate import Aggregate
 from actors.catalogue import cost_of
-from actors.context_features import ContextEncoder
+from actors.context_features import ContextEncoder, ContextError
 from actors.experiment_config import ExperimentConfig, build_policy
 from actors.policies import Policy, policy_from_bytes
 from actors.reward import composite_reward
@@ -91,6 +91,7 @@ class ExperimentLedger(Aggregate, kw_only=True, dict=True):
     clipped_rewards: int = 0
     expired_decisions: int = 0
     missing_features: int = 0
+    context_errors: int = 0
 
     def __post_init__(self) -> None:
         # Built in Python with ints, a float field would round-trip to another digest.
@@ -181,7 +182,13 @@ class ExperimentLedger(Aggregate, kw_only=True, dict=True):
         stats.decisions += 1
         x_bytes: bytes | None = None
         if self.policy is not None and self.policy.contextual:
-            x, missing = self.context_vector(event.context)
+            try:
+                x, missing = self.context_vector(event.context)
+            except ContextError:
+                # Only a decision the actor did not validate (the gateway's fallback stand-in
+                # logs the raw request) can get here; it joins, but teaches the policy nothing.
+                x, missing = None, []
+                self.context_errors += 1
             self.missing_features += len(missing)
             x_bytes = None if x is None else x.astype("<f8").tobytes()
         self.pending[event.decision_id] = PendingDecision(event.arm, float(event.at), x_bytes)
@@ -212,9 +219,13 @@ class ExperimentLedger(Aggregate, kw_only=True, dict=True):
             stats.rewarded += 1
             stats.reward_sum += reward
             stats.reward_sumsq += reward * reward
-            if self.policy is not None and decision.arm in self.policy.arms:
-                x = None if decision.x is None else np.frombuffer(decision.x, dtype="<f8")
-                self.policy.update(decision.arm, reward, x, float(event.at))
+            policy = self.policy
+            if policy is not None and decision.arm in policy.arms:
+                if decision.x is not None:
+                    x = np.frombuffer(decision.x, dtype="<f8")
+                    policy.update(decision.arm, reward, x, float(event.at))
+                elif not policy.contextual:
+                    policy.update(decision.arm, reward, None, float(event.at))
         if cost is not None:
             stats.cost_usd += cost
         if event.latency_ms is not None:

@@ -258,3 +258,31 @@ class TestLearningThroughTheFold:
         chat_share = np.mean([arm == "mixtral" for task, arm in late if task == "chat"])
         assert math_share > 0.8
         assert chat_share > 0.8
+
+
+class TestUnvalidatedContexts:
+    def test_a_logged_decision_with_a_bad_context_does_not_break_the_fold(self) -> None:
+        """A decision logged without validation (the fallback stand-in) joins its outcome but leaves a contextual policy unchanged."""
+        from events.schema import DecisionMade
+
+        ledger = ledger_with(CONTEXTUAL)
+        before = ledger.policy.to_bytes() if ledger.policy is not None else b""
+        ledger.apply(
+            DecisionMade(
+                event_id="router:s",
+                entity_id=EXP,
+                at=1.0,
+                decision_id="router:s",
+                arm="gpt-4",
+                propensity=1.0,
+                context={"task": 7},
+            )
+        )
+        ledger.apply(
+            OutcomeObserved(
+                event_id="o", entity_id=EXP, at=2.0, decision_id="router:s", quality=1.0
+            )
+        )
+        assert ledger.context_errors == 1
+        assert ledger.arms["gpt-4"].outcomes == 1
+        assert ledger.policy is not None and ledger.policy.to_bytes() == before
