@@ -67,7 +67,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +79,17 @@ import nats.errors
 import nats.js.errors
 import numpy as np
 import ray
+from bench_common import (  # importable: `python scripts/x.py` puts scripts/ on sys.path
+    Report,
+    Resources,
+    changed_sources,
+    machine_line,
+    nats_server_version,
+    print_report,
+    progress,
+    source_fingerprint,
+    verdict,
+)
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
@@ -136,6 +147,8 @@ TARGET_LOAD = 5_000
 TARGET_DECISIONS_PER_S = 10_000.0
 TARGET_BATCH_MS = 5.0
 TARGET_OUTCOMES_PER_S = 20_000.0
+COLUMNS = ("figure", "value", "unit", "target", "detail")
+"""The table's columns, in print order."""
 
 
 def experiment_config(pending_capacity: int | None) -> dict[str, Any]:
@@ -166,10 +179,6 @@ def random_context(rng: random.Random, now: float) -> dict[str, Any]:
     if rng.random() >= 0.1:
         context["budget"] = round(rng.random(), 3)
     return context
-
-
-def progress(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -630,80 +639,6 @@ def loadgen_main(spec_path: str) -> int:
 
 
 # -- the driver ---------------------------------------------------------------------------------
-
-
-@dataclass
-class Row:
-    figure: str
-    value: str
-    unit: str
-    detail: str = ""
-    target: str = ""
-
-
-@dataclass
-class Report:
-    rows: list[Row] = field(default_factory=list)
-    checks: list[tuple[str, bool, str]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    def row(self, figure: str, value: str, unit: str, detail: str = "", target: str = "") -> None:
-        self.rows.append(Row(figure, value, unit, detail, target))
-
-    def check(self, name: str, ok: bool, detail: str = "") -> bool:
-        self.checks.append((name, ok, detail))
-        if not ok:
-            progress(f"CHECK FAILED: {name}: {detail}")
-        return ok
-
-    @property
-    def failed(self) -> bool:
-        return any(not ok for _, ok, _ in self.checks)
-
-
-@dataclass
-class Resources:
-    """Everything the script starts, stopped by handle in ``release``."""
-
-    tmp: tempfile.TemporaryDirectory[str] | None = None
-    server: EmbeddedNatsServer | None = None
-    ray_started: bool = False
-    actors: list[Any] = field(default_factory=list)
-    children: list[subprocess.Popen[bytes]] = field(default_factory=list)
-
-    def stop_child(self, child: subprocess.Popen[bytes]) -> None:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-        with contextlib.suppress(ValueError):
-            self.children.remove(child)
-
-    def kill_actor(self, actor: Any) -> None:
-        with contextlib.suppress(Exception):
-            ray.kill(actor, no_restart=True)
-        with contextlib.suppress(ValueError):
-            self.actors.remove(actor)
-
-    def release(self) -> None:
-        for child in list(self.children):
-            self.stop_child(child)
-        for actor in list(self.actors):
-            self.kill_actor(actor)
-        if self.ray_started:
-            with contextlib.suppress(Exception):
-                ray.shutdown()
-            self.ray_started = False
-        if self.server is not None:
-            self.server.stop()
-            self.server = None
-        if self.tmp is not None:
-            with contextlib.suppress(OSError):
-                self.tmp.cleanup()
-            self.tmp = None
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
 
 
 def start_loadgen(resources: Resources, spec: dict[str, Any]) -> subprocess.Popen[bytes]:
@@ -1395,54 +1330,12 @@ async def bench(args: argparse.Namespace, resources: Resources, report: Report) 
     in_process(events, report)
 
 
-def source_fingerprint() -> dict[str, str]:
-    """SHA-256 of every project module: Ray workers import the code when an actor starts, so
-    a file edited during the run means the figures may mix two versions of it."""
-    root = Path(__file__).resolve().parents[1]
-    return {
-        str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
-        for package in ("actors", "events", "gateway", "llmopt")
-        for path in sorted((root / package).rglob("*.py"))
-    }
-
-
-def mem_total_gib() -> float:
-    with open("/proc/meminfo", encoding="ascii") as meminfo:
-        for line in meminfo:
-            if line.startswith("MemTotal:"):
-                return int(line.split()[1]) / 1024**2
-    return float("nan")
-
-
 def cpu_model() -> str:
     with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
         for line in cpuinfo:
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     return platform.processor() or "unknown CPU"
-
-
-def print_table(report: Report) -> None:
-    columns: list[tuple[str, Callable[[Row], str], bool]] = [
-        ("figure", lambda r: r.figure, False),
-        ("value", lambda r: r.value, True),
-        ("unit", lambda r: r.unit, False),
-        ("target", lambda r: r.target, False),
-        ("detail", lambda r: r.detail, False),
-    ]
-    widths = [max(len(name), *(len(get(r)) for r in report.rows)) for name, get, _ in columns]
-
-    def line(cells: list[str]) -> str:
-        return " | ".join(
-            cell.rjust(width) if right else cell.ljust(width)
-            for cell, width, (_, _, right) in zip(cells, widths, columns, strict=True)
-        ).rstrip()
-
-    header = line([name for name, _, _ in columns])
-    print(header)
-    print("-" * len(header))
-    for row in report.rows:
-        print(line([get(row) for _, get, _ in columns]))
 
 
 def positive_ints(text: str) -> list[int]:
@@ -1501,14 +1394,9 @@ def main(argv: list[str] | None = None) -> int:
     defaults = Settings()
     kinds = ", ".join(str(f["kind"]) for f in FEATURES)
     niceness = "Ray's default" if args.worker_niceness is None else str(args.worker_niceness)
-    version = subprocess.run(
-        [str(find_nats_server()), "--version"], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    print(
-        f"machine: {os.cpu_count()} CPUs ({cpu_model()}), {mem_total_gib():.1f} GiB RAM, "
-        f"{platform.system()} {platform.release()}, Python {platform.python_version()}, "
-        f"{version}, nats-py {importlib.metadata.version('nats-py')}, ray {ray.__version__}"
-    )
+    version = nats_server_version(find_nats_server())
+    nats_py = f"nats-py {importlib.metadata.version('nats-py')}"
+    print(machine_line([version, nats_py, f"ray {ray.__version__}"], f" ({cpu_model()})"))
     print(
         f"setup: embedded nats-server (file storage, sync_interval {args.sync_interval}), local "
         f"Ray (num_cpus=2, worker niceness {niceness}), Services as `llmopt serve` runs them "
@@ -1540,23 +1428,14 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         resources.release()
     total = time.perf_counter() - started
-    now = source_fingerprint()
-    changed = sorted(p for p in sources.keys() | now.keys() if sources.get(p) != now.get(p))
+    changed = changed_sources(sources)
     if changed:
         report.notes.append(
             "WARNING: project files changed during the run, so actors started at different "
             f"times may have run different code: {', '.join(changed)}"
         )
 
-    print()
-    print_table(report)
-    print()
-    for note in report.notes:
-        print(f"note: {note}")
-    print("checks:")
-    for name, ok, detail in report.checks:
-        print(f"  {'ok    ' if ok else 'FAILED'} {name}" + ("" if ok else f" ({detail})"))
-    print(f"total runtime: {total:.0f} s")
+    print_report(report, total, COLUMNS)
     return 1 if report.failed else 0
 
 

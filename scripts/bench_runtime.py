@@ -35,18 +35,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import hashlib
 import itertools
 import os
-import platform
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +52,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import msgspec
 import nats.js.errors
 import ray
+from bench_common import (  # importable: `python scripts/x.py` puts scripts/ on sys.path
+    Report,
+    Resources,
+    changed_sources,
+    machine_line,
+    nats_server_version,
+    print_report,
+    progress,
+    source_fingerprint,
+    verdict,
+)
 from nats.aio.client import Client
 
 from actors.checkpoint import CHECKPOINT_BUCKET, Checkpoint, checkpoint_key
@@ -84,6 +92,8 @@ REPLAY_TARGET_PER_S = 25_000.0
 RECOVERY_BUDGET_S = 2.0
 NEVER = 10**12
 """checkpoint_every_events / _seconds that never trigger: actors checkpoint only on stop()."""
+COLUMNS = ("figure", "value", "unit", "detail", "target")
+"""The table's columns, in print order."""
 
 
 def traffic(entity_id: str, start: int = 0, arms: tuple[str, ...] = ARMS) -> Iterator[Event]:
@@ -128,77 +138,13 @@ def chunks(events: Iterator[Event], total: int, size: int = CHUNK) -> Iterator[l
         yield chunk
 
 
-def progress(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
 def percentile(sorted_values: list[float], q: float) -> float:
     index = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
     return sorted_values[index]
 
 
-@dataclass
-class Row:
-    figure: str
-    value: str
-    unit: str
-    detail: str = ""
-    target: str = ""
-
-
-@dataclass
-class Report:
-    rows: list[Row] = field(default_factory=list)
-    checks: list[tuple[str, bool, str]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    def row(self, figure: str, value: str, unit: str, detail: str = "", target: str = "") -> None:
-        self.rows.append(Row(figure, value, unit, detail, target))
-
-    def check(self, name: str, ok: bool, detail: str = "") -> bool:
-        self.checks.append((name, ok, detail))
-        if not ok:
-            progress(f"CHECK FAILED: {name}: {detail}")
-        return ok
-
-    @property
-    def failed(self) -> bool:
-        return any(not ok for _, ok, _ in self.checks)
-
-
-@dataclass
-class Resources:
-    """Everything the script starts, stopped by handle in ``release``."""
-
-    tmp: tempfile.TemporaryDirectory[str] | None = None
-    server: EmbeddedNatsServer | None = None
-    ray_started: bool = False
-    actors: list[Any] = field(default_factory=list)
-
-    def release(self) -> None:
-        for actor in self.actors:
-            with contextlib.suppress(Exception):
-                ray.kill(actor, no_restart=True)
-        self.actors.clear()
-        if self.ray_started:
-            with contextlib.suppress(Exception):
-                ray.shutdown()
-            self.ray_started = False
-        if self.server is not None:
-            self.server.stop()
-            self.server = None
-        if self.tmp is not None:
-            with contextlib.suppress(OSError):
-                self.tmp.cleanup()
-            self.tmp = None
-
-
 def rate(count: int, seconds: float) -> str:
     return f"{count / seconds:,.0f}" if seconds > 0 else "inf"
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
 
 
 # -- 1-3: appends --------------------------------------------------------------------------------
@@ -693,48 +639,6 @@ async def bench(args: argparse.Namespace, resources: Resources, report: Report) 
             await nc.close()
 
 
-def source_fingerprint() -> dict[str, str]:
-    """SHA-256 of every project module: Ray workers import the code when an actor starts, so
-    a file edited during the run would make the driver and the actors fold differently."""
-    root = Path(__file__).resolve().parents[1]
-    return {
-        str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
-        for package in ("actors", "events", "gateway", "llmopt")
-        for path in sorted((root / package).rglob("*.py"))
-    }
-
-
-def mem_total_gib() -> float:
-    with open("/proc/meminfo", encoding="ascii") as meminfo:
-        for line in meminfo:
-            if line.startswith("MemTotal:"):
-                return int(line.split()[1]) / 1024**2
-    return float("nan")
-
-
-def print_table(report: Report) -> None:
-    columns: list[tuple[str, Callable[[Row], str], bool]] = [
-        ("figure", lambda r: r.figure, False),
-        ("value", lambda r: r.value, True),
-        ("unit", lambda r: r.unit, False),
-        ("detail", lambda r: r.detail, False),
-        ("target", lambda r: r.target, False),
-    ]
-    widths = [max(len(name), *(len(get(r)) for r in report.rows)) for name, get, _ in columns]
-
-    def line(cells: list[str]) -> str:
-        return " | ".join(
-            cell.rjust(width) if right else cell.ljust(width)
-            for cell, width, (_, _, right) in zip(cells, widths, columns, strict=True)
-        ).rstrip()
-
-    header = line([name for name, _, _ in columns])
-    print(header)
-    print("-" * len(header))
-    for row in sorted(report.rows, key=lambda r: r.figure.split(".")[0]):
-        print(line([get(row) for _, get, _ in columns]))
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000, help="events of the experiment")
@@ -748,14 +652,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.events < 1 or args.tail < 1:
         parser.error("--events and --tail must be positive")
 
-    version = subprocess.run(
-        [str(find_nats_server()), "--version"], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    print(
-        f"machine: {os.cpu_count()} CPUs, {mem_total_gib():.1f} GiB RAM, "
-        f"{platform.system()} {platform.release()}, Python {platform.python_version()}, "
-        f"{version}, ray {ray.__version__}"
-    )
+    version = nats_server_version(find_nats_server())
+    print(machine_line([version, f"ray {ray.__version__}"]))
     print(
         f"setup: embedded nats-server (file storage, sync_interval {args.sync_interval}), "
         f"local Ray (num_cpus=2); experiment of {args.events:,} events, tail {args.tail:,}"
@@ -774,8 +672,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         resources.release()
     total = time.perf_counter() - started
-    now = source_fingerprint()
-    changed = sorted(p for p in sources.keys() | now.keys() if sources.get(p) != now.get(p))
+    changed = changed_sources(sources)
     if changed:
         report.notes.append(
             "WARNING: project files changed during the run, so the driver and the actors (which "
@@ -786,15 +683,7 @@ def main(argv: list[str] | None = None) -> int:
             "the raylet's 'worker died' messages above are the SIGKILLs of figure 6"
         )
 
-    print()
-    print_table(report)
-    print()
-    for note in report.notes:
-        print(f"note: {note}")
-    print("checks:")
-    for name, ok, detail in report.checks:
-        print(f"  {'ok    ' if ok else 'FAILED'} {name}" + ("" if ok else f" ({detail})"))
-    print(f"total runtime: {total:.0f} s")
+    print_report(report, total, COLUMNS, group_by_figure_number=True)
     return 1 if report.failed else 0
 
 
