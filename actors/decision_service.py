@@ -79,6 +79,25 @@ class OutcomeReport(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     """When the outcome happened (Unix seconds); defaults to its arrival."""
 
 
+def outcome_event(experiment: str, report: OutcomeReport) -> OutcomeObserved:
+    """The event a report becomes; its id derives from the decision, so a resent report is
+    deduplicated by the log."""
+    return OutcomeObserved(
+        event_id=f"outcome:{report.decision_id}",
+        entity_id=experiment,
+        at=report.at if report.at is not None else time.time(),
+        decision_id=report.decision_id,
+        reward=report.reward,
+        quality=report.quality,
+        cost_usd=report.cost_usd,
+        input_tokens=report.input_tokens,
+        output_tokens=report.output_tokens,
+        latency_ms=report.latency_ms,
+        error=report.error,
+        feedback=report.feedback,
+    )
+
+
 class OutcomeAccepted(msgspec.Struct, frozen=True, kw_only=True):
     ok: bool
     seq: int
@@ -261,20 +280,7 @@ class DecisionService:
                 "(never made, or older than the pending window)",
                 "decision_id",
             )
-        event = OutcomeObserved(
-            event_id=f"outcome:{report.decision_id}",
-            entity_id=self.experiment,
-            at=report.at if report.at is not None else time.time(),
-            decision_id=report.decision_id,
-            reward=report.reward,
-            quality=report.quality,
-            cost_usd=report.cost_usd,
-            input_tokens=report.input_tokens,
-            output_tokens=report.output_tokens,
-            latency_ms=report.latency_ms,
-            error=report.error,
-            feedback=report.feedback,
-        )
+        event = outcome_event(self.experiment, report)
         ack = await self.js.publish(
             subject_of(event), encode(event), stream=LOG_STREAM, headers={MSG_ID: event.event_id}
         )

@@ -26,7 +26,8 @@ from events.errors import ConcurrencyConflict
 from events.log import EventLog
 from events.schema import ArmAdded, ArmRetired, Event, ExperimentArchived, ExperimentCreated
 from events.subjects import InvalidEntityId, check_token, entity_subject
-from gateway.metrics import ADMIN_REQUESTS, DEAD_LETTERS
+from gateway.metrics import ADMIN_REQUESTS
+from gateway.refusals import record_refusal
 from gateway.wire import RequestError, decode_request, encode_reply, is_msgpack
 
 log = logging.getLogger("llmopt.admin")
@@ -271,7 +272,7 @@ class AdminService:
                     reply = exc.reply()
                     ADMIN_REQUESTS.labels(msg.subject, exc.code).inc()
                     if exc.code in ("invalid_request", "malformed"):
-                        await self._dead_letter(msg, exc)
+                        await record_refusal(self.dead_letters, msg, exc)
                 except Exception:
                     log.exception("admin request failed", extra={"subject": msg.subject})
                     ADMIN_REQUESTS.labels(msg.subject, "internal").inc()
@@ -282,24 +283,6 @@ class AdminService:
                 await msg.respond(encode_reply(reply, msgpack=packed))
 
         return serve
-
-    async def _dead_letter(self, msg: Msg, exc: RequestError) -> None:
-        try:
-            await self.dead_letters.record(
-                msg.subject, msg.data, code=exc.code, message=exc.message, field=exc.field
-            )
-            DEAD_LETTERS.labels(msg.subject).inc()
-        except Exception:
-            log.exception("dead-letter record failed", extra={"subject": msg.subject})
-        log.info(
-            "request refused",
-            extra={
-                "subject": msg.subject,
-                "code": exc.code,
-                "field": exc.field,
-                "reason": exc.message,
-            },
-        )
 
     async def _create(self, msg: Msg) -> Accepted:
         request = decode_request(msg.data, CreateExperiment, msgpack=is_msgpack(msg.headers))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import Any, Final
 
 import msgspec
@@ -21,12 +20,17 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from actors.decider import DecisionRefused, experiment_of
-from actors.decision_service import OUTCOME_INTERNAL_PREFIX, OutcomeAccepted, OutcomeReport
+from actors.decision_service import (
+    OUTCOME_INTERNAL_PREFIX,
+    OutcomeAccepted,
+    OutcomeReport,
+    outcome_event,
+)
 from actors.live_entities import LiveEntities
 from events.dead_letter import DeadLetterLog
 from events.log import EventLog
-from events.schema import OutcomeObserved
-from gateway.metrics import DEAD_LETTERS, OUTCOMES
+from gateway.metrics import OUTCOMES
+from gateway.refusals import record_refusal
 from gateway.wire import MSGPACK, RequestError, decode_request, encode_reply, is_msgpack
 
 log = logging.getLogger("llmopt.outcomes")
@@ -72,7 +76,7 @@ class OutcomeService:
             OUTCOMES.labels(exc.code).inc()
             reply = encode_reply(exc.reply(), msgpack=packed)
             if exc.code in _REFUSALS_TO_RECORD:
-                await self._dead_letter(msg, exc)
+                await record_refusal(self.dead_letters, msg, exc)
         if msg.reply:
             await msg.respond(reply)
 
@@ -107,40 +111,13 @@ class OutcomeService:
 
     async def _append_unverified(self, experiment: str, report: OutcomeReport) -> OutcomeAccepted:
         """The actor is away: keep the outcome; the fold decides whether it joins a decision."""
-        event = OutcomeObserved(
-            event_id=f"outcome:{report.decision_id}",
-            entity_id=experiment,
-            at=report.at if report.at is not None else time.time(),
-            **{f: getattr(report, f) for f in _OUTCOME_FIELDS},
-        )
+        event = outcome_event(experiment, report)
         appended = await self.event_log.append(event)
         log.warning(
             "outcome appended without its actor",
             extra={"experiment": experiment, "decision_id": report.decision_id},
         )
         return OutcomeAccepted(ok=True, seq=appended.seq, duplicate=appended.duplicate)
-
-    async def _dead_letter(self, msg: Msg, exc: RequestError) -> None:
-        try:
-            await self.dead_letters.record(
-                msg.subject, msg.data, code=exc.code, message=exc.message, field=exc.field
-            )
-            DEAD_LETTERS.labels(msg.subject).inc()
-        except Exception:
-            log.exception("dead-letter record failed", extra={"subject": msg.subject})
-
-
-_OUTCOME_FIELDS = (
-    "decision_id",
-    "reward",
-    "quality",
-    "cost_usd",
-    "input_tokens",
-    "output_tokens",
-    "latency_ms",
-    "error",
-    "feedback",
-)
 
 
 def _error_of(data: bytes, packed: bool) -> dict[str, Any] | None:
