@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
+import numpy as np
 
 from actors.catalogue import Eligibility, eligible_arms
 from actors.context_features import ContextError
 from actors.experiment_ledger import ExperimentLedger
-from actors.policies import decision_rng
+from actors.policies import DecisionRngs
 from events.schema import DecisionMade
 
 MAX_BATCH = 1000
@@ -82,33 +84,109 @@ def decide(
     ledger: ExperimentLedger, request: DecideRequest, *, decision_id: str, now: float
 ) -> tuple[Decision, DecisionMade]:
     """Choose an arm for ``request``; returns the reply and the event to log."""
+    outcome = decide_many(ledger, [request], decision_ids=[decision_id], now=now)[0]
+    if isinstance(outcome, DecisionRefused):
+        raise outcome
+    return outcome
+
+
+def decide_many(
+    ledger: ExperimentLedger,
+    requests: Sequence[DecideRequest],
+    *,
+    decision_ids: Sequence[str],
+    now: float,
+) -> list[tuple[Decision, DecisionMade] | DecisionRefused]:
+    """Decide every request, each as :func:`decide` would alone, in one pass over the policy.
+
+    Requests that leave the same arms eligible are chosen by one ``choose_batch`` call (one
+    matrix product for a linear policy instead of one per request); each still draws from its
+    own decision's generator. A refused request is returned as its ``DecisionRefused`` in its
+    place and takes nothing from the others.
+    """
     policy, settings = ledger.policy, ledger.settings
     if not ledger.created or policy is None or settings is None:
-        raise DecisionRefused("not_found", f"experiment {ledger.entity_id!r} does not exist")
+        missing = DecisionRefused("not_found", f"experiment {ledger.entity_id!r} does not exist")
+        return [missing] * len(requests)
     if ledger.archived:
-        raise DecisionRefused("invalid_transition", f"experiment {ledger.entity_id!r} is archived")
-    try:
-        x, missing = ledger.context_vector(request.context)
-    except ContextError as exc:
-        raise DecisionRefused("invalid_request", exc.message, f"context.{exc.field}") from exc
-    limits = request.constraints or Eligibility()
-    eligible, removed = eligible_arms(settings.catalogue, policy.arms, limits)
-    if eligible:
-        choice = policy.choose(eligible, x, decision_rng(ledger.seed, decision_id))
-        arm, propensity, fallback, reason = choice.arm, choice.propensity, False, None
-    elif ledger.fallback_arm is not None:
-        arm, propensity, fallback, reason = ledger.fallback_arm, 1.0, True, "no_eligible_arm"
-    else:
-        raise DecisionRefused(
-            "no_eligible_arm", f"no arm fits this request: {removed}", "constraints"
+        archived = DecisionRefused(
+            "invalid_transition", f"experiment {ledger.entity_id!r} is archived"
         )
-    spec = settings.catalogue.get(arm)
+        return [archived] * len(requests)
+    results: list[tuple[Decision, DecisionMade] | DecisionRefused | None] = [None] * len(requests)
+    vectors: list[np.ndarray | None] = [None] * len(requests)
+    missing_of: list[list[str]] = [[] for _ in requests]
+    removed_of: list[dict[str, str]] = [{} for _ in requests]
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for i, request in enumerate(requests):
+        try:
+            vectors[i], missing_of[i] = ledger.context_vector(request.context)
+        except ContextError as exc:
+            results[i] = DecisionRefused("invalid_request", exc.message, f"context.{exc.field}")
+            continue
+        eligible, removed_of[i] = eligible_arms(
+            settings.catalogue, policy.arms, request.constraints or _NO_LIMITS
+        )
+        if eligible:
+            groups.setdefault(tuple(eligible), []).append(i)
+        elif ledger.fallback_arm is not None:
+            results[i] = _decided(
+                ledger,
+                requests[i],
+                decision_ids[i],
+                now,
+                ledger.fallback_arm,
+                1.0,
+                missing_of[i],
+                removed_of[i],
+                reason="no_eligible_arm",
+            )
+        else:
+            results[i] = DecisionRefused(
+                "no_eligible_arm", f"no arm fits this request: {removed_of[i]}", "constraints"
+            )
+    for eligible_arms_, members in groups.items():
+        ids = [decision_ids[i] for i in members]
+        choices = policy.choose_batch(
+            eligible_arms_, [vectors[i] for i in members], DecisionRngs(ledger.seed, ids)
+        )
+        for i, choice in zip(members, choices, strict=True):
+            results[i] = _decided(
+                ledger,
+                requests[i],
+                decision_ids[i],
+                now,
+                choice.arm,
+                choice.propensity,
+                missing_of[i],
+                removed_of[i],
+                reason=None,
+            )
+    return [result for result in results if result is not None]
+
+
+_NO_LIMITS = Eligibility()
+
+
+def _decided(
+    ledger: ExperimentLedger,
+    request: DecideRequest,
+    decision_id: str,
+    now: float,
+    arm: str,
+    propensity: float,
+    missing: list[str],
+    removed: dict[str, str],
+    *,
+    reason: str | None,
+) -> tuple[Decision, DecisionMade]:
+    spec = ledger.settings.catalogue.get(arm) if ledger.settings is not None else None
     decision = Decision(
         decision_id=decision_id,
         experiment=ledger.entity_id,
         arm=arm,
         propensity=propensity,
-        fallback=fallback,
+        fallback=reason is not None,
         reason=reason,
         params=dict(spec.params) if spec is not None else {},
         model=spec.model if spec is not None else None,

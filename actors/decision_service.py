@@ -34,13 +34,13 @@ from actors.decider import (
     DecideRequest,
     Decision,
     DecisionRefused,
-    decide,
+    decide_many,
     decision_id_for,
 )
 from actors.experiment_ledger import ExperimentLedger
 from events.codec import encode
 from events.log import LOG_STREAM, MSG_ID
-from events.schema import OutcomeObserved, subject_of
+from events.schema import DecisionMade, OutcomeObserved, subject_of
 from gateway.wire import RequestError, decode_request, encode_reply, is_msgpack
 
 if TYPE_CHECKING:
@@ -120,6 +120,8 @@ class DecisionService:
         self._issued: collections.OrderedDict[str, None] = collections.OrderedDict()
         """Decisions answered but perhaps not folded yet, so their outcome is not "unknown"."""
         self._replies: set[asyncio.Task[None]] = set()
+        self._waiting: list[Msg] = []
+        """Decide requests received and not yet decided (see :meth:`_decide`)."""
         self._heartbeat: asyncio.Task[None] | None = None
 
     @property
@@ -161,15 +163,46 @@ class DecisionService:
         self._subs = []
 
     async def _decide(self, msg: Msg) -> None:
-        packed = is_msgpack(msg.headers)
-        try:
-            request = decode_request(msg.data, DecideRequest, msgpack=packed)
-            decision, event = self._one(request, time.time())
-            ack = await self._log(event)
-        except RequestError as exc:
-            await _respond(msg, exc.reply(), packed)
+        """Queue the request; the requests that arrive together are decided together.
+
+        nats-py hands a subscription's messages to this callback one at a time, without
+        yielding to the event loop while more are queued, so everything that arrived in one
+        read is queued here before :meth:`_decide_waiting` (scheduled by the first of them)
+        runs: under load a decision shares the policy pass, the log wait and the task switch
+        with its neighbours; alone, it costs one task switch more.
+        """
+        self._waiting.append(msg)
+        if len(self._waiting) == 1:
+            self._spawn(self._decide_waiting())
+
+    async def _decide_waiting(self) -> None:
+        msgs, self._waiting = self._waiting, []
+        accepted: list[tuple[Msg, bool]] = []
+        requests: list[DecideRequest] = []
+        for msg in msgs:
+            packed = is_msgpack(msg.headers)
+            try:
+                requests.append(decode_request(msg.data, DecideRequest, msgpack=packed))
+            except RequestError as exc:
+                await _respond(msg, exc.reply(), packed)
+                continue
+            accepted.append((msg, packed))
+        if not requests:
             return
-        self._spawn(self._reply_after([ack], msg, decision, packed, [decision.decision_id]))
+        results = self._decide_all(requests)
+        logged: list[tuple[Msg, bool, Decision, asyncio.Future[Any]]] = []
+        for (msg, packed), result in zip(accepted, results, strict=True):
+            if isinstance(result, DecisionRefused):
+                await _respond(msg, _refusal(result).reply(), packed)
+                continue
+            decision, event = result
+            logged.append((msg, packed, decision, await self._log(event)))
+        if not logged:
+            return
+        await asyncio.wait([ack for *_, ack in logged], timeout=LOG_WAIT_S)
+        for msg, packed, decision, ack in logged:
+            answer = self._answer_if_logged([ack], decision, [decision.decision_id])
+            await _respond(msg, answer, packed)
 
     async def _log(self, event: Any) -> asyncio.Future[Any]:
         future: asyncio.Future[Any] = await self.js.publish_async(
@@ -187,37 +220,29 @@ class DecisionService:
                     f"a batch holds 1 to {MAX_BATCH} requests, got {len(batch.requests)}",
                     "requests",
                 )
-            now = time.time()
+            results = self._decide_all(batch.requests)
             decided = []
-            for i, request in enumerate(batch.requests):
-                try:
-                    decided.append(self._one(request, now))
-                except RequestError as exc:
-                    raise RequestError(
-                        exc.code,
-                        exc.message,
-                        f"requests[{i}].{exc.field}" if exc.field else f"requests[{i}]",
-                    ) from exc
+            for i, result in enumerate(results):
+                if isinstance(result, DecisionRefused):
+                    field = f"requests[{i}].{result.field}" if result.field else f"requests[{i}]"
+                    raise RequestError(result.code, result.message, field)
+                decided.append(result)
             # Only a batch decided whole is logged: a refused request logs none of it.
             acks = [await self._log(event) for _, event in decided]
             decisions = [decision for decision, _ in decided]
         except RequestError as exc:
             await _respond(msg, exc.reply(), packed)
             return
-        self._spawn(
-            self._reply_after(
-                acks, msg, BatchReply(decisions), packed, [d.decision_id for d in decisions]
-            )
-        )
+        ids = [decision.decision_id for decision in decisions]
+        self._spawn(self._reply_after(acks, msg, BatchReply(decisions), packed, ids))
 
-    def _one(self, request: DecideRequest, now: float) -> tuple[Decision, Any]:
-        decision_id = decision_id_for(self.experiment, request.request_id)
-        try:
-            with tracer.start_as_current_span("model_predict"):
-                decision, event = decide(self.ledger, request, decision_id=decision_id, now=now)
-        except DecisionRefused as exc:
-            raise RequestError(exc.code, exc.message, exc.field) from exc
-        return decision, event
+    def _decide_all(
+        self, requests: list[DecideRequest]
+    ) -> list[tuple[Decision, DecisionMade] | DecisionRefused]:
+        ids = [decision_id_for(self.experiment, r.request_id) for r in requests]
+        with tracer.start_as_current_span("model_predict") as span:
+            span.set_attribute("llmopt.decisions", len(requests))
+            return decide_many(self.ledger, requests, decision_ids=ids, now=time.time())
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -232,22 +257,28 @@ class DecisionService:
         packed: bool,
         decision_ids: list[str],
     ) -> None:
-        """Answer once the log holds the decisions; only then can their outcomes be reported."""
-        try:
-            await asyncio.wait_for(asyncio.gather(*acks), LOG_WAIT_S)
-        except Exception as exc:
+        await asyncio.wait(acks, timeout=LOG_WAIT_S)
+        await _respond(msg, self._answer_if_logged(acks, reply, decision_ids), packed)
+
+    def _answer_if_logged(
+        self, acks: list[asyncio.Future[Any]], reply: Any, decision_ids: list[str]
+    ) -> Any:
+        """The reply once the log holds the decisions (only then can their outcomes be
+        reported), else "unavailable": a retry with the same request id is the same decision."""
+        failed = next((a for a in acks if not a.done() or a.exception() is not None), None)
+        if failed is not None:
+            error = failed.exception() if failed.done() else TimeoutError("no log ack in time")
             log.error(
-                "decision not logged", extra={"experiment": self.experiment, "error": repr(exc)}
+                "decision not logged", extra={"experiment": self.experiment, "error": repr(error)}
             )
-            reply = RequestError(
+            return RequestError(
                 "unavailable", "the decision could not be logged; retry with the same request_id"
             ).reply()
-        else:
-            for decision_id in decision_ids:
-                self._issued[decision_id] = None
-            while len(self._issued) > ISSUED_CAPACITY:
-                self._issued.popitem(last=False)
-        await _respond(msg, reply, packed)
+        for decision_id in decision_ids:
+            self._issued[decision_id] = None
+        while len(self._issued) > ISSUED_CAPACITY:
+            self._issued.popitem(last=False)
+        return reply
 
     async def _dispatch_outcome(self, msg: Msg) -> None:
         """Outcomes are independent (the log orders them): one task each, so a slow append
@@ -286,6 +317,10 @@ class DecisionService:
         )
         duplicate = bool(ack.duplicate) or already_joined
         return OutcomeAccepted(ok=True, seq=int(ack.seq), duplicate=duplicate)
+
+
+def _refusal(refused: DecisionRefused) -> RequestError:
+    return RequestError(refused.code, refused.message, refused.field)
 
 
 async def _respond(msg: Msg, reply: Any, packed: bool) -> None:

@@ -24,7 +24,7 @@ import inspect
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from actors.policies.base import Choice, Policy, decision_rng, decode_policy
+from actors.policies.base import Choice, DecisionRngs, Policy, decision_rng, decode_policy
 from actors.policies.beta_thompson import BetaThompson
 from actors.policies.discounted_thompson import DiscountedThompson
 from actors.policies.epsilon_greedy import EpsilonGreedy
@@ -91,6 +91,7 @@ __all__ = [
     "UCB1",
     "BetaThompson",
     "Choice",
+    "DecisionRngs",
     "DiscountedThompson",
     "EpsilonGreedy",
     "GaussianThompson",

@@ -22,7 +22,7 @@ import inspect
 import math
 import operator
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, NamedTuple, Self
+from typing import Any, ClassVar, NamedTuple, Self, overload
 
 import msgspec
 import numpy as np
@@ -358,3 +358,29 @@ def decision_rng(seed: int, decision_id: str) -> np.random.Generator:
     id only, so that the decision can be reproduced from the log."""
     digest = hashlib.sha256(f"{seed}:{decision_id}".encode()).digest()
     return np.random.Generator(np.random.PCG64(int.from_bytes(digest[:16], "little")))
+
+
+class DecisionRngs(Sequence[np.random.Generator]):
+    """The :func:`decision_rng` of each decision of a batch, made when a policy first asks.
+
+    Seeding a generator costs about as much as a LinUCB choice, and deterministic policies
+    never draw: a batch passes this instead of a list of generators made up front.
+    """
+
+    def __init__(self, seed: int, decision_ids: Sequence[str]) -> None:
+        self._seed = seed
+        self._ids = decision_ids
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    @overload
+    def __getitem__(self, i: int) -> np.random.Generator: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[np.random.Generator]: ...
+
+    def __getitem__(self, i: int | slice) -> np.random.Generator | Sequence[np.random.Generator]:
+        if isinstance(i, slice):
+            return DecisionRngs(self._seed, self._ids[i])
+        return decision_rng(self._seed, self._ids[i])

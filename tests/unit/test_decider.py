@@ -12,11 +12,13 @@ from actors.decider import (
     DecideRequest,
     DecisionRefused,
     decide,
+    decide_many,
     decision_id_for,
     experiment_of,
 )
 from actors.experiment_config import ConfigError, parse_config
 from actors.experiment_ledger import ExperimentLedger
+from actors.policies import POLICIES
 from events.schema import ExperimentArchived, ExperimentCreated, OutcomeObserved
 
 EXP = "router"
@@ -126,6 +128,65 @@ class TestDecide:
         )
         assert reply.removed == {"mixtral": "excluded"}
         assert reply.propensity == 1.0
+
+
+def trained(config: dict[str, Any], decisions: int = 60) -> ExperimentLedger:
+    """A ledger whose policy has folded outcomes, so choices depend on its state."""
+    ledger = ledger_with(config)
+    for i in range(decisions):
+        task = ("math", "chat")[i % 2]
+        reply, event = decide(
+            ledger, DecideRequest(context={"task": task}), decision_id=f"router:t{i}", now=1.0
+        )
+        ledger.apply(event)
+        good = (task == "math") == (reply.arm == "gpt-4")
+        ledger.apply(
+            OutcomeObserved(
+                event_id=f"o{i}",
+                entity_id=EXP,
+                at=2.0,
+                decision_id=reply.decision_id,
+                reward=1.0 if good else 0.0,
+            )
+        )
+    return ledger
+
+
+class TestDecideMany:
+    @pytest.mark.parametrize("policy", sorted(POLICIES))
+    def test_a_batch_decides_each_request_as_decide_alone_would(self, policy: str) -> None:
+        """Every policy: the batch's arm and propensity per request equal one decide() each."""
+        contextual = POLICIES[policy].contextual
+        config = {**CONTEXTUAL, "policy": policy, "policy_params": {}}
+        if not contextual:
+            config = {"policy": policy, "catalogue": CATALOGUE}
+        ledger = trained(config)
+        requests = [DecideRequest(context={"task": ("math", "chat")[i % 2]}) for i in range(40)] + [
+            DecideRequest(constraints=Eligibility(excluded_arms=("mixtral",)))
+        ]
+        ids = [f"router:b{i}" for i in range(len(requests))]
+        batch = decide_many(ledger, requests, decision_ids=ids, now=3.0)
+        for request, decision_id, got in zip(requests, ids, batch, strict=True):
+            alone, _ = decide(ledger, request, decision_id=decision_id, now=3.0)
+            assert not isinstance(got, DecisionRefused)
+            assert (got[0].arm, got[0].propensity) == (alone.arm, alone.propensity)
+            assert got[1].decision_id == decision_id
+
+    def test_a_refused_request_takes_its_place_and_nothing_from_the_others(self) -> None:
+        """A mistyped context in the middle of a batch is refused there; its neighbours are decided."""
+        ledger = ledger_with(CONTEXTUAL)
+        requests = [
+            DecideRequest(context={"task": "math"}),
+            DecideRequest(context={"task": 3}),
+            DecideRequest(context={"task": "chat"}),
+        ]
+        results = decide_many(ledger, requests, decision_ids=["r:1", "r:2", "r:3"], now=1.0)
+        assert isinstance(results[1], DecisionRefused)
+        assert results[1].field == "context.task"
+        assert [r[0].decision_id for r in (results[0], results[2]) if isinstance(r, tuple)] == [
+            "r:1",
+            "r:3",
+        ]
 
 
 class TestEligibility:
