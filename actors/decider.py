@@ -15,12 +15,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import msgspec
-import numpy as np
 
 from actors.catalogue import Eligibility, eligible_arms
 from actors.context_features import ContextError
 from actors.experiment_ledger import ExperimentLedger
 from actors.policies import DecisionRngs
+from actors.policies.base import FloatArray
 from events.schema import DecisionMade
 
 MAX_BATCH = 1000
@@ -114,7 +114,7 @@ def decide_many(
         )
         return [archived] * len(requests)
     results: list[tuple[Decision, DecisionMade] | DecisionRefused | None] = [None] * len(requests)
-    vectors: list[np.ndarray | None] = [None] * len(requests)
+    vectors: list[FloatArray | None] = [None] * len(requests)
     missing_of: list[list[str]] = [[] for _ in requests]
     removed_of: list[dict[str, str]] = [{} for _ in requests]
     groups: dict[tuple[str, ...], list[int]] = {}
@@ -137,6 +137,7 @@ def decide_many(
                 now,
                 ledger.fallback_arm,
                 1.0,
+                vectors[i],
                 missing_of[i],
                 removed_of[i],
                 reason="no_eligible_arm",
@@ -158,6 +159,7 @@ def decide_many(
                 now,
                 choice.arm,
                 choice.propensity,
+                vectors[i],
                 missing_of[i],
                 removed_of[i],
                 reason=None,
@@ -175,6 +177,7 @@ def _decided(
     now: float,
     arm: str,
     propensity: float,
+    x: FloatArray | None,
     missing: list[str],
     removed: dict[str, str],
     *,
@@ -201,6 +204,8 @@ def _decided(
         arm=arm,
         propensity=propensity,
         context=request.context,
+        x=None if x is None else x.astype("<f8").tobytes(),
+        missing_features=tuple(missing),
     )
     return decision, event
 

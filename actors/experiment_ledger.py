@@ -182,19 +182,28 @@ class ExperimentLedger(Aggregate, kw_only=True, dict=True):
         stats.decisions += 1
         x_bytes: bytes | None = None
         if self.policy is not None and self.policy.contextual:
-            try:
-                x, missing = self.context_vector(event.context)
-            except ContextError:
-                # Only a decision the actor did not validate (the gateway's fallback stand-in
-                # logs the raw request) can get here; it joins, but teaches the policy nothing.
-                x, missing = None, []
-                self.context_errors += 1
-            self.missing_features += len(missing)
-            x_bytes = None if x is None else x.astype("<f8").tobytes()
+            x_bytes = self._decided_vector(event)
         self.pending[event.decision_id] = PendingDecision(event.arm, float(event.at), x_bytes)
         if len(self.pending) > self.pending_capacity:
             self._pop_oldest_pending()
             self.expired_decisions += 1
+
+    def _decided_vector(self, event: DecisionMade) -> bytes | None:
+        """The context vector a decision was made with: as logged, or encoded from its context
+        for a decision logged without one."""
+        encoder = self.encoder
+        if event.x is not None and encoder is not None and len(event.x) == 8 * encoder.dim:
+            self.missing_features += len(event.missing_features)
+            return event.x
+        try:
+            x, missing = self.context_vector(event.context)
+        except ContextError:
+            # Only a decision the actor did not validate (the gateway's fallback stand-in logs
+            # the raw request) can get here; it joins, but teaches the policy nothing.
+            self.context_errors += 1
+            return None
+        self.missing_features += len(missing)
+        return None if x is None else x.astype("<f8").tobytes()
 
     def _observe(self, event: OutcomeObserved) -> None:
         decision = self.pending.pop(event.decision_id, None)

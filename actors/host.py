@@ -93,9 +93,11 @@ class EntityHost:
         self._last_checkpoint_time = time.monotonic()
         self._checkpoint_subject_seq: int | None = None
         self._service: Any = None
+        """The kind's request handlers (e.g. decisions), served only while ready."""
         self._store: CheckpointStore | None = None
         self._failed_checkpoints = 0
-        """The kind's request handlers (e.g. decisions), served only while ready."""
+        self._saving: asyncio.Task[None] | None = None
+        """The checkpoint being stored, if any (see :meth:`_checkpoint_or_defer`)."""
 
     async def _start_service(self) -> None:
         factory = SERVICES.get(self.kind)
@@ -278,7 +280,7 @@ class EntityHost:
                 await self._checkpoint_or_defer(event_log)
 
     def _checkpoint_due(self) -> bool:
-        if self._since_checkpoint == 0:
+        if self._since_checkpoint == 0 or self._saving is not None:
             return False
         if self._since_checkpoint >= self.settings.checkpoint_every_events:
             return True
@@ -286,41 +288,59 @@ class EntityHost:
         return elapsed >= self.settings.checkpoint_every_seconds
 
     async def _checkpoint_or_defer(self, event_log: EventLog) -> None:
+        """Encode the state here, between two batches of the fold, and store it beside the
+        fold: the digest, the bucket write and the audit record take milliseconds in which the
+        actor keeps folding and deciding. One save is in flight at a time."""
+        snapshot = self._snapshot()
+        self._saving = asyncio.get_running_loop().create_task(self._save(event_log, *snapshot))
+
+    async def _save(self, event_log: EventLog, seq: int, state: bytes) -> None:
         """A checkpoint that fails (too large for the server, a timeout under load) only costs a
         longer replay later: log it, count it and try again after the usual interval, rather
         than fail the loop into a recovery that would fail the same way."""
         try:
-            await self._checkpoint(event_log)
+            await self._store_snapshot(event_log, seq, state)
         except Exception as exc:
             self._failed_checkpoints += 1
-            self._since_checkpoint = 1  # still due, but by time, not on the next batch
-            self._last_checkpoint_time = time.monotonic()
+            self._since_checkpoint = 1  # due again, by time rather than on the next batch
             log.error(
                 "checkpoint failed; state is kept in the log",
                 extra={
                     "kind": self.kind,
                     "entity_id": self.entity_id,
-                    "seq": self.seq,
+                    "seq": seq,
                     "error": repr(exc),
                     "failures": self._failed_checkpoints,
                 },
             )
+        finally:
+            self._saving = None
+
+    def _snapshot(self) -> tuple[int, bytes]:
+        """The state's bytes and the sequence they cover; restarts both checkpoint clocks."""
+        self._since_checkpoint = 0
+        self._last_checkpoint_time = time.monotonic()
+        return self.seq, self.state.to_bytes()
 
     async def _checkpoint(self, event_log: EventLog) -> None:
+        """Checkpoint now and wait for it (on stop), after any save already in flight."""
+        if self._saving is not None:
+            with contextlib.suppress(Exception):
+                await self._saving
+        await self._store_snapshot(event_log, *self._snapshot())
+
+    async def _store_snapshot(self, event_log: EventLog, seq: int, state: bytes) -> None:
         assert self._nc is not None
         with tracer.start_as_current_span(
             "checkpoint_save",
-            attributes={"kind": self.kind, "entity_id": self.entity_id, "seq": self.seq},
+            attributes={"kind": self.kind, "entity_id": self.entity_id, "seq": seq},
         ):
-            state = self.state.to_bytes()
-            checkpoint = make_checkpoint(
-                self.kind, self.entity_id, self.seq, self.cls.STATE_VERSION, state
+            checkpoint = await asyncio.to_thread(
+                make_checkpoint, self.kind, self.entity_id, seq, self.cls.STATE_VERSION, state
             )
             if self._store is None:
                 self._store = CheckpointStore(self._nc.jetstream())
             await self._store.save(checkpoint)
-            self._since_checkpoint = 0
-            self._last_checkpoint_time = time.monotonic()
             self._last_checkpoint_seq = checkpoint.seq
             self._taken += 1
             await self._record_checkpoint(event_log, checkpoint.seq, checkpoint.digest)

@@ -93,6 +93,13 @@ class DecisionMade(Event, frozen=True, kw_only=True):
     arm: str
     propensity: float
     context: dict[str, Any] = msgspec.field(default_factory=dict)
+    x: bytes | None = None
+    """The policy's input as the decision saw it (float64, little-endian), for contextual
+    policies: the fold learns from exactly what was decided on without encoding the context
+    again, and off-policy evaluation reads the features as served. ``None`` (the gateway's
+    stand-in, or events older than the field) means the fold encodes ``context`` itself."""
+    missing_features: tuple[str, ...] = ()
+    """Declared features the context lacked, which took their defaults (with ``x``)."""
 
 
 class OutcomeObserved(Event, frozen=True, kw_only=True):

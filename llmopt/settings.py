@@ -45,7 +45,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Join this Ray cluster; ``None`` starts a local one."""
     ray_namespace: str = "llmopt"
 
-    checkpoint_every_events: int = 1000
+    checkpoint_every_events: int = 10_000
+    """A checkpoint costs an encoding of the whole state on the event loop (about 3 ms for 1 MB);
+    10,000 events replay in about 0.2 s, so recovery stays well under a second."""
     checkpoint_every_seconds: float = 30.0
     checkpoint_history: int = 4
     """Checkpoints kept per entity, so a damaged newest one falls back to an older one."""

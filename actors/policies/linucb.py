@@ -122,8 +122,8 @@ class DisjointRidge(PerArm):
         denominator = 1.0 + float(x @ u)
         if not math.isfinite(denominator):
             raise ValueError("the context is too large")
-        inverse -= np.outer(u, u) / denominator
-        self.gram[k] += np.outer(x, x)
+        inverse -= _outer(u, u) / denominator
+        self.gram[k] += _outer(x, x)
         self.b[k] += reward * x
         self.updates[k] += 1
         if self.refresh_every and self.updates[k] % self.refresh_every == 0:
@@ -296,3 +296,8 @@ class LinUCB(LinearPolicy):
         means, widths = self.model.moments(take, contexts)
         bounds: FloatArray = means + self.alpha * np.sqrt(widths)
         return bounds
+
+
+_outer = np.multiply.outer
+"""``np.outer`` without its argument checks (a third of an update's time at d = 16); the
+products are the same."""

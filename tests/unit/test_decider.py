@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import numpy as np
 import pytest
 
@@ -347,3 +348,29 @@ class TestUnvalidatedContexts:
         assert ledger.context_errors == 1
         assert ledger.arms["gpt-4"].outcomes == 1
         assert ledger.policy is not None and ledger.policy.to_bytes() == before
+
+
+class TestLoggedVectors:
+    def test_a_logged_vector_folds_exactly_as_encoding_the_context_would(self) -> None:
+        """A decision logged with its vector and the same decision logged without one (as the
+        stand-in logs) give the ledger the same state, byte for byte."""
+        with_x, without_x = ledger_with(CONTEXTUAL), ledger_with(CONTEXTUAL)
+        for i in range(200):
+            context = {"task": ("math", "chat", "other")[i % 3]} if i % 7 else {}
+            _, event = decide(
+                with_x, DecideRequest(context=context), decision_id=f"router:{i}", now=float(i)
+            )
+            assert event.x is not None
+            bare = msgspec.structs.replace(event, x=None, missing_features=())
+            outcome = OutcomeObserved(
+                event_id=f"o{i}",
+                entity_id=EXP,
+                at=i + 0.5,
+                decision_id=event.decision_id,
+                reward=i % 2,
+            )
+            for ledger, decided in ((with_x, event), (without_x, bare)):
+                ledger.apply(decided)
+                ledger.apply(outcome)
+        assert with_x.missing_features > 0
+        assert with_x.digest() == without_x.digest()
