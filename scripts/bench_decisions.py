@@ -93,6 +93,7 @@ from bench_common import (  # importable: `python scripts/x.py` puts scripts/ on
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
+from actors.context_features import ContextEncoder
 from actors.decider import DecideRequest, decide
 from actors.entity_actor import find_actor, spawn_actor
 from actors.experiment_config import parse_config
@@ -1009,9 +1010,10 @@ async def decision_phases(
 
 
 def fold_traffic(experiment_id: str, decisions: int, seed: int) -> list[Event]:
-    """Decisions as the decision service logs them (context, decision id of the same shape)
-    and, ``OUTCOME_LAG`` decisions later, each one's outcome."""
+    """Decisions as the decision service logs them (context, its vector, decision id of the same
+    shape) and, ``OUTCOME_LAG`` decisions later, each one's outcome."""
     rng = random.Random(seed)
+    encoder = ContextEncoder(check_schema())
     base = 1.75e9
     events: list[Event] = [
         ExperimentCreated(
@@ -1040,6 +1042,8 @@ def fold_traffic(experiment_id: str, decisions: int, seed: int) -> list[Event]:
         decision_id = f"{experiment_id}:{rng.getrandbits(128):032x}"
         ids.append(decision_id)
         at = base + i * 0.01
+        context = random_context(rng, at)
+        x, missing = encoder.encode(context)
         events.append(
             DecisionMade(
                 event_id=decision_id,
@@ -1048,7 +1052,9 @@ def fold_traffic(experiment_id: str, decisions: int, seed: int) -> list[Event]:
                 decision_id=decision_id,
                 arm=rng.choice(ARMS),
                 propensity=1.0,
-                context=random_context(rng, at),
+                context=context,
+                x=x.astype("<f8").tobytes(),
+                missing_features=tuple(missing),
             )
         )
         if i >= OUTCOME_LAG:
@@ -1255,7 +1261,8 @@ def in_process(events: list[Event], report: Report) -> None:
         f"{total * 1e6:.1f}",
         "us",
         f"= {1 / total:,.0f}/s on one core before any NATS I/O; of which context encode "
-        f"{encode_s * 1e6:.1f} us, decision_rng {rng_s * 1e6:.1f} us (LinUCB never draws), "
+        f"{encode_s * 1e6:.1f} us, decision_rng {rng_s * 1e6:.1f} us (made only for a policy "
+        f"that draws; LinUCB never does), "
         f"LinUCB choose {choose_s * 1e6:.1f} us",
     )
     batch = [vectors[i] for i in range(BATCH)]
@@ -1265,8 +1272,8 @@ def in_process(events: list[Event], report: Report) -> None:
         f"5. LinUCB choose_batch of {BATCH}",
         f"{batched * 1e6:.0f}",
         "us",
-        f"vs {BATCH} x choose = {BATCH * choose_s * 1e6:.0f} us (decide_batch calls choose "
-        f"per request)",
+        f"vs {BATCH} x choose = {BATCH * choose_s * 1e6:.0f} us (a decide_batch, and decide "
+        f"requests that arrive together, share one choose_batch)",
     )
     t0 = time.perf_counter()
     state = ledger.to_bytes()
@@ -1278,8 +1285,8 @@ def in_process(events: list[Event], report: Report) -> None:
         "5. checkpoint state, end of the fold",
         f"{len(state) / 1e6:.1f}",
         "MB",
-        f"to_bytes {to_bytes_s * 1e3:.1f} ms + sha256 {digest_s * 1e3:.1f} ms on the actor's "
-        f"event loop per checkpoint; {len(ledger.pending):,} pending, "
+        f"to_bytes {to_bytes_s * 1e3:.1f} ms on the actor's event loop per checkpoint, then "
+        f"sha256 {digest_s * 1e3:.1f} ms in a thread; {len(ledger.pending):,} pending, "
         f"{len(ledger.resolved):,} resolved",
     )
     full = ExperimentLedger.initial(events[0].entity_id)
