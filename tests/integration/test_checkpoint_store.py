@@ -85,3 +85,40 @@ class TestLoadNewestValid:
         loaded = await store.load_newest_valid("experiment", entity_id, 1)
         assert isinstance(loaded.checkpoint, Checkpoint)
         assert loaded.checkpoint == saved and loaded.checkpoint.is_intact()
+
+
+class TestLargeStates:
+    async def test_a_state_larger_than_a_message_round_trips_through_the_object_store(
+        self, nc: Any, storage: Any, settings: Any, entity_id: str
+    ) -> None:
+        """A state bigger than NATS max_payload is checkpointed (chunked) and loaded intact."""
+        store = await store_for(nc, storage)
+        state = bytes(range(256)) * ((settings.nats_max_payload + 2**20) // 256)
+        saved = make_checkpoint("experiment", entity_id, 7, 1, state)
+        await store.save(saved)
+        loaded = await store.load_newest_valid("experiment", entity_id, 1)
+        assert loaded.checkpoint is not None and loaded.skipped == 0
+        assert loaded.checkpoint.state_object is not None
+        assert (loaded.checkpoint.seq, loaded.checkpoint.digest) == (7, saved.digest)
+        assert loaded.checkpoint.state == state and loaded.checkpoint.is_intact()
+
+    async def test_every_revision_the_bucket_keeps_keeps_its_state_object(
+        self, nc: Any, storage: Any, entity_id: str
+    ) -> None:
+        """After more large checkpoints than the history holds, a damaged newest one falls
+        back to the previous one, whose object was not reused."""
+        store = CheckpointStore(nc.jetstream(), inline_max=64)
+        await store.ensure(history=4)
+        states = {
+            seq: ledger_bytes(entity_id, tuple(f"arm{i}" for i in range(seq)))
+            for seq in range(1, 8)
+        }
+        for seq, state in states.items():
+            await store.save(make_checkpoint("experiment", entity_id, seq, 1, state))
+        newest = await store.load_newest_valid("experiment", entity_id, 1)
+        assert newest.checkpoint is not None and newest.checkpoint.seq == 7
+        objects = await nc.jetstream().object_store(store.objects_bucket)
+        await objects.put(newest.checkpoint.state_object, b"damaged")
+        loaded = await store.load_newest_valid("experiment", entity_id, 1)
+        assert loaded.checkpoint is not None and loaded.skipped == 1
+        assert (loaded.checkpoint.seq, loaded.checkpoint.state) == (6, states[6])
