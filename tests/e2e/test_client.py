@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 
 from actors.decider import MAX_BATCH, decision_id_for
 from gateway.client import OptimizerClient, OptimizerError, OptimizerUnavailable
+from gateway.sync_client import SyncOptimizerClient
 from llmopt.runtime import Services
 from llmopt.settings import Settings
 from tests.e2e.test_decisions import serving_experiment
@@ -230,3 +232,42 @@ class TestBatch:
 
 async def _ignore(msg: Any) -> None:
     """Receive and never answer."""
+
+
+class TestSyncClient:
+    async def test_a_blocking_client_decides_and_reports_from_a_thread(
+        self, services: Services, settings: Settings, nc: Any, entity_id: str
+    ) -> None:
+        """An application without asyncio decides, reports the outcome once (then a duplicate)
+        and closes, through its own connection."""
+        await serving_experiment(nc, settings, entity_id, ["a", "b"], {"policy": "thompson_beta"})
+
+        def application() -> tuple[Any, Any, Any, list[Any]]:
+            with SyncOptimizerClient(settings.nats_url, timeout_s=GENEROUS_S) as client:
+                decision = client.decide(entity_id, {"task": "chat"}, request_id="sync-1")
+                first = client.outcome(decision.decision_id, quality=1.0, cost_usd=0.001)
+                again = client.outcome(decision.decision_id, quality=1.0, cost_usd=0.001)
+                batch = client.decide_batch(entity_id, [{"task": "a"}, {"task": "b"}])
+            return decision, first, again, batch
+
+        decision, first, again, batch = await asyncio.to_thread(application)
+        assert decision.decision_id == decision_id_for(entity_id, "sync-1")
+        assert decision.arm in ("a", "b") and decision.fallback is False
+        assert first is not None and first.duplicate is False and first.seq > 0
+        assert again is not None and again.duplicate is True
+        assert [d.fallback for d in batch] == [False, False]
+
+    async def test_a_blocking_client_falls_back_when_nobody_answers(
+        self, services: Services, settings: Settings
+    ) -> None:
+        """With no service for the experiment, the blocking client serves the fallback arm
+        within its budget and counts it."""
+
+        def application() -> tuple[Any, int]:
+            with SyncOptimizerClient(
+                settings.nats_url, timeout_s=0.2, fallbacks={"nobody-serves-this": "cheap"}
+            ) as client:
+                return client.decide("nobody-serves-this"), client.fallbacks_served
+
+        decision, served = await asyncio.to_thread(application)
+        assert (decision.arm, decision.fallback, served) == ("cheap", True, 1)
