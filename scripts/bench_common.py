@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import platform
 import subprocess
@@ -22,7 +23,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
     from gateway.nats_server import EmbeddedNatsServer
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+ROWS_FILE_ENV = "LLMOPT_BENCH_ROWS"
+"""When set, :func:`print_report` also writes the report as JSON to this path (for bench.py)."""
 SOURCE_PACKAGES = ("actors", "events", "gateway", "llmopt")
 """The packages Ray workers import when an actor starts: the ones a mid-run edit matters for."""
 
@@ -229,3 +232,6 @@ def print_report(
     for name, ok, detail in report.checks:
         print(f"  {'ok    ' if ok else 'FAILED'} {name}" + ("" if ok else f" ({detail})"))
     print(f"total runtime: {total_s:.0f} s")
+    rows_file = os.environ.get(ROWS_FILE_ENV)
+    if rows_file:
+        Path(rows_file).write_text(json.dumps(asdict(report) | {"total_s": total_s}))

@@ -10,8 +10,8 @@ request-reply with JSON bodies, each request's context drawn from a seeded gener
 experiment has no fallback arm, so every decision is the actor's own (the gateway's stand-in
 never answers). Its ``pending_capacity`` is 20,000 (``--pending-capacity``): these phases make
 decisions without outcomes, and a checkpoint encodes the whole table on the actor's loop (at
-the config's default of 100,000, a ~19 MiB state: figure 5). After every phase the script waits until the
-actor answers promptly again, so no phase queues behind the previous one's backlog.
+the config's default of 100,000, a ~19 MiB state: figure 5). After every phase the script waits
+until the actor answers promptly again, so no phase queues behind the previous one's backlog.
 
 1. Open-loop latency at fixed offered loads (default 1,000 and 5,000 requests/s): requests are
    sent on a fixed clock whatever the replies do, and latency is measured from each request's

@@ -65,7 +65,7 @@ from bench_common import (  # importable: `python scripts/x.py` puts scripts/ on
 )
 from nats.aio.client import Client
 
-from actors.checkpoint import CHECKPOINT_BUCKET, Checkpoint, checkpoint_key
+from actors.checkpoint import CHECKPOINT_BUCKET, Checkpoint, CheckpointStore, checkpoint_key
 from actors.entity_actor import find_actor, spawn_actor
 from actors.experiment_ledger import ExperimentLedger
 from actors.host import HostStatus
@@ -348,7 +348,10 @@ async def newest_checkpoint(event_log: EventLog, entity_id: str) -> Checkpoint |
         entry = await kv.get(checkpoint_key(KIND, entity_id))
     except nats.js.errors.KeyNotFoundError:
         return None
-    return msgspec.msgpack.decode(entry.value, type=Checkpoint) if entry.value else None
+    if not entry.value:
+        return None
+    stored = msgspec.msgpack.decode(entry.value, type=Checkpoint)
+    return await CheckpointStore(event_log.js).with_state(stored)
 
 
 def missed_checkpoint(status: HostStatus, checkpoint_seq: int, head: int) -> str:
