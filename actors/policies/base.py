@@ -62,6 +62,14 @@ class PerArm(abc.ABC):
         """Drop row ``k``; the rows after it move up by one."""
 
     @abc.abstractmethod
+    def reset(self, k: int) -> None:
+        """Put row ``k`` back at the prior, as if its arm had just been added."""
+
+    @abc.abstractmethod
+    def discount(self, k: int, factor: float) -> None:
+        """Keep ``factor`` (in (0, 1)) of row ``k``'s evidence beyond the prior."""
+
+    @abc.abstractmethod
     def state(self) -> dict[str, Any]:
         """The rows as msgpack-plain values, merged into the policy's state."""
 
@@ -102,6 +110,18 @@ class ArmArrays(PerArm):
     def delete(self, k: int) -> None:
         for name, array in self._arrays.items():
             self._arrays[name] = np.delete(array, k)
+
+    def reset(self, k: int) -> None:
+        for name, prior in self._priors.items():
+            self._arrays[name][k] = prior
+
+    def discount(self, k: int, factor: float) -> None:
+        """Every array moves towards its prior: ``prior + factor * (value - prior)``, an
+        integer array rounding to the nearest integer."""
+        for name, prior in self._priors.items():
+            array = self._arrays[name]
+            kept = prior + factor * (float(array[k]) - prior)
+            array[k] = round(kept) if array.dtype.kind == "i" else kept
 
     def state(self) -> dict[str, Any]:
         return {name: array.tolist() for name, array in self._arrays.items()}
@@ -191,6 +211,19 @@ class Policy(abc.ABC):
         self.model.delete(i)
         del self.arms[i]
         self._index = {name: j for j, name in enumerate(self.arms)}
+
+    def reset_arm(self, arm: str) -> None:
+        """Forget what was learnt about ``arm``: it restarts from the prior (cold start). For
+        when the arm's past no longer describes it (a drift alarm, a new model version)."""
+        self.model.reset(self.arm_index(arm))
+
+    def down_weight_arm(self, arm: str, factor: float) -> None:
+        """Count the evidence about ``arm`` ``factor`` (in (0, 1)) times as much: its estimate
+        moves towards the prior only as far as the lost evidence says and becomes less
+        certain, so new outcomes move it faster. For when its past is suspect but not void."""
+        if not 0.0 < factor < 1.0:
+            raise ValueError(f"factor must lie in (0, 1), got {factor!r}")
+        self.model.discount(self.arm_index(arm), factor)
 
     @abc.abstractmethod
     def choose(

@@ -110,6 +110,24 @@ class GaussianThompson(Policy):
         j = int(winners[0])
         return Choice(self.arms[idx[j]], int(np.count_nonzero(winners == j)) / winners.size)
 
+    def down_weight_arm(self, arm: str, factor: float) -> None:
+        """A power prior: the ``n`` observations count as ``factor * n`` with the same sample
+        mean, so the posterior mean moves back towards ``mu0`` only as far as the lost
+        evidence says, and ``a``, ``b`` keep ``factor`` of what the data added."""
+        if not 0.0 < factor < 1.0:
+            raise ValueError(f"factor must lie in (0, 1), got {factor!r}")
+        i = self.arm_index(arm)
+        mu, kappa, a, b = (self.model[name] for name in ("mu", "kappa", "a", "b"))
+        n = kappa[i] - self.kappa0
+        if n <= 0.0:
+            return
+        sample_mean = (kappa[i] * mu[i] - self.kappa0 * self.mu0) / n
+        kept = factor * n
+        kappa[i] = self.kappa0 + kept
+        mu[i] = (self.kappa0 * self.mu0 + kept * sample_mean) / kappa[i]
+        a[i] = self.a0 + factor * (a[i] - self.a0)
+        b[i] = self.b0 + factor * (b[i] - self.b0)
+
     def update(self, arm: str, reward: float, x: np.ndarray | None, at: float) -> None:
         i, r = self.arm_index(arm), self.check_reward(reward)
         mu, kappa, a, b = (self.model[name] for name in ("mu", "kappa", "a", "b"))

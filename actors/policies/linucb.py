@@ -111,6 +111,22 @@ class DisjointRidge(PerArm):
         self.theta = np.delete(self.theta, k, axis=0)
         del self.updates[k]
 
+    def reset(self, k: int) -> None:
+        eye = np.eye(self.dim)
+        self.gram[k] = self.ridge * eye
+        self.gram_inverse[k] = eye / self.ridge
+        self.b[k] = 0.0
+        self.theta[k] = 0.0
+        self.updates[k] = 0
+
+    def discount(self, k: int, factor: float) -> None:
+        """Scale the data part of ``A`` (``A - lambda I``) and ``b`` by ``factor``: the same
+        ``theta`` with wider confidence, as if each observation weighed ``factor``."""
+        ridge = self.ridge * np.eye(self.dim)
+        self.gram[k] = ridge + factor * (self.gram[k] - ridge)
+        self.b[k] *= factor
+        self.refresh(k)
+
     def update(self, k: int, x: FloatArray, reward: float) -> None:
         """Fold one observation into row ``k`` by Sherman-Morrison; refresh when due.
 

@@ -33,6 +33,18 @@ class SampleAveragePolicy(Policy):
         self.model["sums"][i] += r
         self._updates += 1
 
+    def down_weight_arm(self, arm: str, factor: float) -> None:
+        """Fewer observations with the same mean: the count is rounded, never below one, and
+        the sum follows it."""
+        if not 0.0 < factor < 1.0:
+            raise ValueError(f"factor must lie in (0, 1), got {factor!r}")
+        i = self.arm_index(arm)
+        counts, sums = self.model["counts"], self.model["sums"]
+        if counts[i] > 0:
+            kept = max(1, round(float(counts[i]) * factor))
+            sums[i] *= kept / float(counts[i])
+            counts[i] = kept
+
     def state(self) -> dict[str, Any]:
         return {**super().state(), "updates": self._updates}
 

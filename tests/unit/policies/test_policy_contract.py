@@ -327,3 +327,61 @@ class TestUpdate:
         before = policy.to_bytes()
         policy.update("a", 0.5, factory.context(policy), 0.0)
         assert policy.to_bytes() != before
+
+
+@parametrize_policies
+class TestForgetting:
+    def test_reset_arm_puts_the_arm_back_at_the_prior(self, factory: PolicyFactory) -> None:
+        """After reset_arm, what the policy keeps about that arm equals a fresh policy's."""
+        policy = fed(factory, FIXED_HISTORY)
+        policy.reset_arm("a")
+        for arm in ARMS[1:]:
+            policy.retire_arm(arm)
+        assert policy.model.state() == factory.make(["a"]).model.state()
+
+    def test_reset_arm_leaves_the_other_arms_alone(self, factory: PolicyFactory) -> None:
+        """Resetting one arm changes nothing the policy keeps about the others."""
+        policy, untouched = fed(factory, FIXED_HISTORY), fed(factory, FIXED_HISTORY)
+        policy.reset_arm("a")
+        for p in (policy, untouched):
+            p.retire_arm("a")
+        assert policy.model.state() == untouched.model.state()
+
+    def test_down_weighting_changes_a_learnt_arm_and_not_a_fresh_one(
+        self, factory: PolicyFactory
+    ) -> None:
+        """Down-weighting an arm with evidence changes the state; an arm at its prior stays."""
+        policy = fed(factory, FIXED_HISTORY)
+        before = policy.to_bytes()
+        policy.down_weight_arm("a", 0.5)
+        assert policy.to_bytes() != before
+        fresh = factory.make(ARMS)
+        fresh.down_weight_arm("a", 0.5)
+        assert fresh.to_bytes() == factory.make(ARMS).to_bytes()
+
+    @pytest.mark.parametrize("factor", [0.0, 1.0, -0.5, 2.0, float("nan")])
+    def test_a_factor_outside_zero_one_is_refused(
+        self, factory: PolicyFactory, factor: float
+    ) -> None:
+        """down_weight_arm takes a factor in (0, 1) only, and leaves the policy as it was."""
+        policy = fed(factory, FIXED_HISTORY)
+        before = policy.to_bytes()
+        with pytest.raises(ValueError, match="factor"):
+            policy.down_weight_arm("a", factor)
+        assert policy.to_bytes() == before
+
+    def test_down_weighted_evidence_is_overturned_sooner(self, factory: PolicyFactory) -> None:
+        """After down-weighting a good arm, fewer bad outcomes make the policy leave it."""
+
+        def bad_outcomes_until_abandoned(factor: float | None) -> int:
+            policy = fed(factory, [("a", 1.0), ("b", 0.6)] * 30)
+            if factor is not None:
+                policy.down_weight_arm("a", factor)
+            x = factory.context(policy)
+            for n in range(1, 400):
+                policy.update("a", 0.0, x, 100.0 + n)
+                if sum(arm == "b" for arm, _ in choices(factory, policy, ["a", "b"])) >= 15:
+                    return n
+            return 400
+
+        assert bad_outcomes_until_abandoned(0.1) < bad_outcomes_until_abandoned(None)
