@@ -50,7 +50,7 @@ QUALITY = {
     ("small", "chat"): 0.70,
     ("small", "code"): 0.40,
     ("medium", "chat"): 0.72,
-    ("medium", "code"): 0.65,
+    ("medium", "code"): 0.45,
     ("flagship", "chat"): 0.75,
     ("flagship", "code"): 0.90,
 }
