@@ -135,5 +135,15 @@ def traffic(experiment: str, n: int, *, seed: int = 7, start: int = 0) -> list[A
     return events
 
 
+def joined(events: list[AnyEvent]) -> list[tuple[DecisionMade, OutcomeObserved]]:
+    """Each decision with the first outcome the log holds for it, wherever it stands."""
+    decisions = {e.decision_id: e for e in events if isinstance(e, DecisionMade)}
+    first: dict[str, OutcomeObserved] = {}
+    for e in events:
+        if isinstance(e, OutcomeObserved) and e.decision_id in decisions:
+            first.setdefault(e.decision_id, e)
+    return [(decisions[k], o) for k, o in first.items()]
+
+
 def _fields(event: OutcomeObserved) -> dict[str, Any]:
     return {f: getattr(event, f) for f in event.__struct_fields__}

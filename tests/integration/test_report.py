@@ -22,7 +22,7 @@ from projections.report import build_report
 from projections.report_plots import FIGURES, write_plots
 from projections.report_text import render
 from projections.runner import ProjectionRunner
-from tests.projection_scenario import CATALOGUE, T0, created, traffic
+from tests.projection_scenario import CATALOGUE, T0, created, joined, traffic
 
 LLMOPT = str(Path(sys.executable).parent / "llmopt")
 HOUR = 3600.0
@@ -43,16 +43,6 @@ def reward(o: OutcomeObserved, cost: float) -> float:
     c = min(1.0, cost / 0.05)
     lat = min(1.0, (o.latency_ms or 0.0) / 10_000)
     return 0.5 * (o.quality or 0.0) + 0.3 * (1 - c) + 0.2 * (1 - lat)
-
-
-def joined(events: list[AnyEvent]) -> list[tuple[DecisionMade, OutcomeObserved]]:
-    """Each decision with the first outcome the log holds for it, wherever it stands."""
-    decisions = {e.decision_id: e for e in events if isinstance(e, DecisionMade)}
-    first: dict[str, OutcomeObserved] = {}
-    for e in events:
-        if isinstance(e, OutcomeObserved) and e.decision_id in decisions:
-            first.setdefault(e.decision_id, e)
-    return [(decisions[k], o) for k, o in first.items()]
 
 
 @pytest.fixture
