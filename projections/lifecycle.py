@@ -71,6 +71,7 @@ def on_created(db: Database, record: Recorded, batch: Batch) -> None:
     for arm in event.arms:
         _add_arm(db, event.entity_id, arm, catalogue.get(arm), event.at)
     batch.experiments.add(event.entity_id)
+    batch.invalidate(event.entity_id)
 
 
 def on_arm_added(db: Database, record: Recorded, batch: Batch) -> None:
@@ -78,6 +79,7 @@ def on_arm_added(db: Database, record: Recorded, batch: Batch) -> None:
     assert isinstance(event, ArmAdded)
     _add_arm(db, event.entity_id, event.arm, event.spec, event.at)
     batch.experiments.add(event.entity_id)
+    batch.invalidate(event.entity_id)
 
 
 def on_arm_retired(db: Database, record: Recorded, batch: Batch) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlite_utils import Database
 
@@ -33,6 +34,14 @@ class Batch:
 
     experiments: set[str] = field(default_factory=set)
     """Experiments whose results must be recomputed when the batch ends."""
+    cache: dict[tuple[str, str], Any] = field(default_factory=dict)
+    """Values read from the tables during this batch, by (what, experiment); a handler that
+    changes what a value was read from calls :meth:`invalidate`. It lives and dies with the
+    transaction, so a rolled-back batch leaves nothing cached."""
+
+    def invalidate(self, experiment_id: str) -> None:
+        for key in [k for k in self.cache if k[1] == experiment_id]:
+            del self.cache[key]
 
 
 Handler = Callable[[Database, Recorded, Batch], None]

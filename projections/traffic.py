@@ -31,7 +31,8 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Final
+from collections.abc import Callable
+from typing import Any, Final, TypeVar
 
 import msgspec
 from sqlite_utils import Database
@@ -42,6 +43,8 @@ from events.codec import decode, encode
 from events.log import Recorded
 from events.schema import DecisionMade, OutcomeObserved
 from projections.projector import Batch, Projector
+
+T = TypeVar("T")
 
 HOUR: Final = 3600.0
 SUCCESS_REWARD: Final = 0.5
@@ -136,7 +139,7 @@ def _join(db: Database, event: OutcomeObserved, seq: int, batch: Batch) -> None:
     experiment_id, arm, decided_at = db.execute(
         "SELECT experiment_id, arm, at FROM decisions WHERE decision_id = ?", [event.decision_id]
     ).fetchone()
-    catalogue = _catalogue(db, experiment_id)
+    catalogue = _cached(batch, "catalogue", experiment_id, lambda: _catalogue(db, experiment_id))
     tokens_known = event.input_tokens is not None or event.output_tokens is not None
     input_tokens, output_tokens = event.input_tokens or 0, event.output_tokens or 0
     cost = _finite(event.cost_usd)
@@ -151,7 +154,11 @@ def _join(db: Database, event: OutcomeObserved, seq: int, batch: Batch) -> None:
     reward = (
         _finite(event.reward)
         if event.reward is not None
-        else composite_reward(event, _reward_spec(db, experiment_id), cost_usd=cost)
+        else composite_reward(
+            event,
+            _cached(batch, "reward", experiment_id, lambda: _reward_spec(db, experiment_id)),
+            cost_usd=cost,
+        )
     )
     counterfactual = _finite(getattr(event, "counterfactual_reward", None))
     regret = counterfactual - reward if counterfactual is not None and reward is not None else None
@@ -208,6 +215,14 @@ def _join(db: Database, event: OutcomeObserved, seq: int, batch: Batch) -> None:
         regret_sum=regret or 0.0,
     )
     batch.experiments.add(experiment_id)
+
+
+def _cached(batch: Batch, what: str, experiment_id: str, read: Callable[[], T]) -> T:
+    key = (what, experiment_id)
+    if key not in batch.cache:
+        batch.cache[key] = read()
+    value: T = batch.cache[key]
+    return value
 
 
 def _bump(db: Database, experiment_id: str, arm: str, hour: float, **increments: float) -> None:
