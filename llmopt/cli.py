@@ -263,6 +263,12 @@ async def _report(settings: Settings, args: argparse.Namespace) -> int:
     from projections.runner import ProjectionRunner
     from projections.tables import create_schema
 
+    try:
+        until = _parse_time(args.until)
+        since = _parse_time(args.since)
+    except ValueError as exc:
+        print(f"llmopt: --since/--until: {exc}", file=sys.stderr)
+        return 2
     path = Path(args.db) if args.db else settings.state_dir / "projections.db"
     path.parent.mkdir(parents=True, exist_ok=True)
     db = Database(path)
@@ -271,12 +277,11 @@ async def _report(settings: Settings, args: argparse.Namespace) -> int:
         async with _log_connection(settings) as js:
             runner = ProjectionRunner(EventLog(js), db, batch=settings.fetch_batch)
             await (runner.rebuild() if args.rebuild else runner.catch_up())
-    until = _parse_time(args.until)
     try:
         report = build_report(
             db,
             until=time.time() if until is None else until,
-            since=_parse_time(args.since),
+            since=since,
             experiment=args.experiment,
             task_field=args.task_field,
         )
