@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlite_utils import Database
@@ -134,3 +136,64 @@ class TestRebuild:
         again = await runner.catch_up()
         assert first.events > 0
         assert (again.events, again.position) == (0, first.position)
+
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+KILLED_PROCESS = """
+import asyncio, os, sys
+from events.log import EventLog
+from events.subjects import entity_filter
+from gateway.connection import connect
+from llmopt.settings import Settings
+from projections.read_models import build_projector
+from projections.runner import ProjectionRunner
+
+url, db, experiment, die_after = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+seen = 0
+
+def die(db, record, batch):
+    global seen
+    seen += 1
+    if seen == die_after:
+        os._exit(9)  # no rollback, no close: as if the process were killed
+
+async def main():
+    nc = await connect(Settings(nats_url=url), url=url, name="killed projection")
+    projector = build_projector()
+    projector.on("OutcomeObserved", die)
+    runner = ProjectionRunner(
+        EventLog(nc.jetstream()), db, projector=projector,
+        filter_subject=entity_filter("experiment", experiment), batch=40,
+    )
+    await runner.catch_up()
+
+asyncio.run(main())
+"""
+
+
+async def test_a_killed_process_resumes_without_counting_twice(
+    event_log: EventLog, settings: Any, entity_id: str, tmp_path: Path
+) -> None:
+    """A process that dies inside a batch's transaction leaves the last committed batch; a new one finishes once."""
+    await event_log.append_many([created(entity_id), *traffic(entity_id, 250, seed=4)])
+    path = tmp_path / "projections.db"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        KILLED_PROCESS,
+        settings.nats_url,
+        str(path),
+        entity_id,
+        "120",
+        cwd=str(PROJECT_ROOT),
+    )
+    assert await proc.wait() == 9
+    resumed = runner_for(event_log, path, entity_id, batch=40)
+    stopped_at = resumed.position
+    assert stopped_at > 0
+    partial = await reference(event_log, tmp_path / "partial.db", entity_id, stopped_at)
+    assert snapshot(resumed.db) == snapshot(partial)
+    finished = await resumed.catch_up()
+    assert finished.from_seq == stopped_at < finished.position
+    full = await reference(event_log, tmp_path / "full.db", entity_id)
+    assert snapshot(resumed.db) == snapshot(full)
