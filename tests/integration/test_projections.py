@@ -17,6 +17,7 @@ from projections.read_models import build_projector
 from projections.runner import ProjectionRunner
 from projections.tables import snapshot
 from tests.projection_scenario import created, traffic
+from tests.waiting import eventually
 
 
 def runner_for(
@@ -197,3 +198,20 @@ async def test_a_killed_process_resumes_without_counting_twice(
     assert finished.from_seq == stopped_at < finished.position
     full = await reference(event_log, tmp_path / "full.db", entity_id)
     assert snapshot(resumed.db) == snapshot(full)
+
+
+async def test_follow_applies_new_events_until_stopped(
+    event_log: EventLog, entity_id: str, tmp_path: Path
+) -> None:
+    """A following runner picks up events appended after it started, and returns when stopped."""
+    runner = runner_for(event_log, tmp_path / "p.db", entity_id)
+    stop = asyncio.Event()
+    task = asyncio.create_task(runner.follow(stop, poll_s=0.05))
+    await event_log.append_many([created(entity_id), *traffic(entity_id, 30)])
+
+    async def decisions() -> int:
+        return int(runner.db.execute("SELECT COUNT(*) FROM decisions").fetchone()[0])
+
+    assert await eventually(decisions, lambda n: n == 30) == 30
+    stop.set()
+    await asyncio.wait_for(task, 10)
