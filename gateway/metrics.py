@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge, Histogram
 
 ADMIN_REQUESTS = Counter(
     "llmopt_admin_requests_total",
@@ -17,4 +17,49 @@ FALLBACK_DECISIONS = Counter(
     "llmopt_fallback_decisions_total",
     "Decisions answered with the fallback arm because the experiment's actor could not",
     ["experiment"],
+)
+
+# The spec's ``ml_*`` metrics. The log-derived ones are kept by ``projections.log_metrics``
+# in the ``llmopt serve`` process; the two latency histograms are recorded where the work is
+# timed (the decision service and the actor host).
+INFERENCE_LATENCY = Histogram(
+    "ml_inference_latency_seconds",
+    "Time from a decide request's arrival to its reply",
+    ["experiment"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+INFERENCE_REQUESTS = Counter(
+    "ml_inference_requests", "Decisions made (logged DecisionMade events)", ["experiment", "arm"]
+)
+FEATURE_STALENESS = Gauge(
+    "ml_feature_staleness_seconds",
+    "Wall-clock seconds since the event time of the newest event of an entity kind",
+    ["kind"],
+)
+TRAINING_UPDATE_LATENCY = Histogram(
+    "ml_training_update_latency_seconds",
+    "Time an actor takes to fold one batch of log events into its state",
+    ["kind"],
+    buckets=(0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0),
+)
+TRAINING_SAMPLES = Counter(
+    "ml_training_samples",
+    "Outcomes joined to their decision: the samples the policies learn from",
+    ["experiment"],
+)
+MODEL_ACCURACY = Gauge(
+    "ml_model_accuracy",
+    "Share of an experiment's joined outcomes that succeeded (not an error, quality >= 0.5)",
+    ["experiment"],
+)
+MODEL_REGRET = Gauge(
+    "ml_model_regret",
+    "Cumulative regret of an experiment over the outcomes that carry a counterfactual reward",
+    ["experiment"],
+)
+CHECKPOINT_COUNT = Gauge("ml_checkpoint_count", "Checkpoints taken (logged)", ["kind"])
+CONSUMER_LAG = Gauge(
+    "llmopt_consumer_lag_events",
+    "Log events a JetStream consumer (an actor or a projection) has not yet been delivered",
+    ["consumer"],
 )

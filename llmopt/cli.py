@@ -1,4 +1,4 @@
-"""The ``llmopt`` command: serve, replay, events."""
+"""The ``llmopt`` command: serve, replay, events, report."""
 
 from __future__ import annotations
 
@@ -57,6 +57,25 @@ def _parser() -> argparse.ArgumentParser:
     events.add_argument("--limit", type=int, default=100, help="0 for no limit")
     events.add_argument("--follow", action="store_true", help="keep printing new events")
     events.add_argument("--dead-letters", action="store_true", help="list refused input instead")
+
+    report = sub.add_parser(
+        "report", help="catch up the SQLite projections and answer the platform questions"
+    )
+    report.add_argument("--db", help="projection database (default <state_dir>/projections.db)")
+    report.add_argument("--rebuild", action="store_true", help="rebuild the projections from zero")
+    report.add_argument(
+        "--no-catch-up", action="store_true", help="report what the database holds; no log read"
+    )
+    report.add_argument("--experiment", help="only this experiment")
+    report.add_argument(
+        "--since", help="window start (ISO 8601 or Unix seconds; default: a week before --until)"
+    )
+    report.add_argument("--until", help="window end (ISO 8601 or Unix seconds; default: now)")
+    report.add_argument(
+        "--task-field", default="task_type", help="decision context field naming the task type"
+    )
+    report.add_argument("--json", action="store_true", help="print JSON")
+    report.add_argument("--plots", metavar="DIR", help="write PNG plots and index.html here")
     return parser
 
 
@@ -85,6 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(serve(settings))
     if args.command == "replay":
         return asyncio.run(_replay(settings, args))
+    if args.command == "report":
+        return asyncio.run(_report(settings, args))
     return asyncio.run(_events(settings, args))
 
 
@@ -227,6 +248,62 @@ async def _events(settings: Settings, args: argparse.Namespace) -> int:
                 printed += 1
                 if args.limit and printed >= args.limit:
                     return 0
+    return 0
+
+
+async def _report(settings: Settings, args: argparse.Namespace) -> int:
+    import time
+    from pathlib import Path
+
+    from sqlite_utils import Database
+
+    from events.log import EventLog
+    from projections.report import build_report
+    from projections.report_text import render
+    from projections.runner import ProjectionRunner
+    from projections.tables import create_schema
+
+    try:
+        until = _parse_time(args.until)
+        since = _parse_time(args.since)
+    except ValueError as exc:
+        print(f"llmopt: --since/--until: {exc}", file=sys.stderr)
+        return 2
+    path = Path(args.db) if args.db else settings.state_dir / "projections.db"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = Database(path)
+    create_schema(db)
+    if not args.no_catch_up:
+        async with _log_connection(settings) as js:
+            runner = ProjectionRunner(EventLog(js), db, batch=settings.fetch_batch)
+            await (runner.rebuild() if args.rebuild else runner.catch_up())
+    try:
+        report = build_report(
+            db,
+            until=time.time() if until is None else until,
+            since=since,
+            experiment=args.experiment,
+            task_field=args.task_field,
+        )
+    except ValueError as exc:
+        print(f"llmopt: {exc}", file=sys.stderr)
+        return 2
+    if args.plots:
+        try:
+            from projections.report_plots import write_plots
+        except ImportError:
+            print(
+                "llmopt: --plots needs matplotlib: pip install 'llm-auto-optimizer[plots]'",
+                file=sys.stderr,
+            )
+            return 2
+        written = write_plots(db, Path(args.plots), args.experiment)
+        if not args.json:
+            print(f"plots: {', '.join(str(p) for p in written)}")
+    if args.json:
+        print(json.dumps(msgspec.to_builtins(report), indent=2))
+    else:
+        print(render(report))
     return 0
 
 

@@ -10,8 +10,8 @@ import logging
 import signal
 
 import ray
-from prometheus_client import start_http_server
 
+from llmopt.metrics_server import MetricsServer
 from llmopt.runtime import Services, nats_endpoint
 from llmopt.settings import Settings
 
@@ -21,12 +21,29 @@ log = logging.getLogger("llmopt.serve")
 async def serve(settings: Settings) -> int:
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     stop = asyncio.Event()
+    started = asyncio.Event()
+    metrics_caught_up = asyncio.Event()
+    metrics_task: asyncio.Task[object] | None = None
+    metrics: MetricsServer | None = None
     if settings.metrics_port:
-        start_http_server(settings.metrics_port, addr="127.0.0.1")
+        metrics = MetricsServer(settings.metrics_port)
+        metrics.add_check("services", started.is_set)
+        metrics.add_check("log_metrics", metrics_caught_up.is_set)
+        metrics.start()
     async with nats_endpoint(settings) as (url, server):
         services = Services(settings, url)
         try:
             await services.start()
+            started.set()
+            if metrics is not None and services.event_log is not None:
+                from projections.log_metrics import follow_log_metrics
+
+                metrics_task = asyncio.create_task(
+                    follow_log_metrics(
+                        services.event_log, stop, on_caught_up=metrics_caught_up.set
+                    ),
+                    name="log-metrics",
+                )
             # After ray.init, which installs handlers of its own that would dump stacks and
             # skip our orderly shutdown.
             loop = asyncio.get_running_loop()
@@ -40,7 +57,14 @@ async def serve(settings: Settings) -> int:
             await stop.wait()
         finally:
             log.info("stopping")
+            started.clear()
+            stop.set()
+            if metrics_task is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(metrics_task, 5.0)
             await services.stop()
+            if metrics is not None:
+                metrics.stop()
             with contextlib.suppress(Exception):
                 ray.shutdown()
     return 0
