@@ -41,6 +41,7 @@ from actors.experiment_ledger import ExperimentLedger
 from events.codec import encode
 from events.log import LOG_STREAM, MSG_ID
 from events.schema import DecisionMade, OutcomeObserved, subject_of
+from gateway.metrics import INFERENCE_LATENCY
 from gateway.wire import RequestError, decode_request, encode_reply, is_msgpack
 
 if TYPE_CHECKING:
@@ -120,7 +121,8 @@ class DecisionService:
         self._issued: collections.OrderedDict[str, None] = collections.OrderedDict()
         """Decisions answered but perhaps not folded yet, so their outcome is not "unknown"."""
         self._replies: set[asyncio.Task[None]] = set()
-        self._waiting: list[Msg] = []
+        self._waiting: list[tuple[Msg, float]] = []
+        self._latency = INFERENCE_LATENCY.labels(self.experiment)
         """Decide requests received and not yet decided (see :meth:`_decide`)."""
         self._heartbeat: asyncio.Task[None] | None = None
 
@@ -171,15 +173,15 @@ class DecisionService:
         runs: under load a decision shares the policy pass, the log wait and the task switch
         with its neighbours; alone, it costs one task switch more.
         """
-        self._waiting.append(msg)
+        self._waiting.append((msg, time.perf_counter()))
         if len(self._waiting) == 1:
             self._spawn(self._decide_waiting())
 
     async def _decide_waiting(self) -> None:
-        msgs, self._waiting = self._waiting, []
+        waiting, self._waiting = self._waiting, []
         accepted: list[tuple[Msg, bool]] = []
         requests: list[DecideRequest] = []
-        for msg in msgs:
+        for msg, _ in waiting:
             packed = is_msgpack(msg.headers)
             try:
                 requests.append(decode_request(msg.data, DecideRequest, msgpack=packed))
@@ -203,6 +205,9 @@ class DecisionService:
         for msg, packed, decision, ack in logged:
             answer = self._answer_if_logged([ack], decision, [decision.decision_id])
             await _respond(msg, answer, packed)
+        # One clock for the batch: its requests arrived within one read and share the reply
+        # wait, so the earliest arrival bounds them all (a pessimistic figure for the others).
+        self._latency.observe(time.perf_counter() - waiting[0][1])
 
     async def _log(self, event: Any) -> asyncio.Future[Any]:
         future: asyncio.Future[Any] = await self.js.publish_async(

@@ -36,7 +36,9 @@ from events.log import LOG_STREAM, EventLog
 from events.pull_consumer import PullConsumer
 from events.schema import CheckpointTaken
 from events.subjects import entity_filter, entity_subject
+from gateway.actor_metrics import publish_forever
 from gateway.connection import connect
+from gateway.metrics import TRAINING_UPDATE_LATENCY
 from llmopt.settings import Settings
 
 log = logging.getLogger("llmopt.actor")
@@ -97,6 +99,10 @@ class EntityHost:
         self._store: CheckpointStore | None = None
         self._failed_checkpoints = 0
         self._saving: asyncio.Task[None] | None = None
+        self._fold_s = 0.0
+        """Time spent decoding and folding the events of the current pull."""
+        self._fold_latency = TRAINING_UPDATE_LATENCY.labels(self.kind, entity_id)
+        self._metrics_task: asyncio.Task[None] | None = None
         """The checkpoint being stored, if any (see :meth:`_checkpoint_or_defer`)."""
 
     async def _start_service(self) -> None:
@@ -159,6 +165,9 @@ class EntityHost:
         self._stopping.set()
 
     async def _close(self) -> None:
+        if self._metrics_task is not None:
+            self._metrics_task.cancel()
+            self._metrics_task = None
         if self._nc is not None:
             with contextlib.suppress(Exception):
                 await self._nc.close()
@@ -168,6 +177,10 @@ class EntityHost:
         if self._nc is None or self._nc.is_closed:
             self._nc = await connect(
                 self.settings, url=self.nats_url, name=f"actor {self.kind}/{self.entity_id}"
+            )
+        if self._metrics_task is None:
+            self._metrics_task = asyncio.get_running_loop().create_task(
+                publish_forever(self._nc, self.kind, self.entity_id)
             )
         js = self._nc.jetstream()
         event_log = EventLog(js)
@@ -237,8 +250,10 @@ class EntityHost:
     def _on_event(self, seq: int, subject: str, data: bytes) -> None:
         if seq <= self.seq:
             return  # delivered again after a reconnect: already folded
+        started = time.perf_counter()
         event = decode(data)
         self.state.apply(event)
+        self._fold_s += time.perf_counter() - started
         self.seq = seq
         if not isinstance(event, CheckpointTaken):
             self._since_checkpoint += 1
@@ -264,6 +279,9 @@ class EntityHost:
             catching_up = not self.ready.is_set()
             try:
                 delivered = await consumer.pull(batch, wait_s=None if catching_up else 1.0)
+                if delivered:
+                    self._fold_latency.observe(self._fold_s)
+                    self._fold_s = 0.0
             except (
                 nats.errors.ConnectionClosedError,
                 nats.errors.ConnectionReconnectingError,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 ADMIN_REQUESTS = Counter(
     "llmopt_admin_requests_total",
@@ -21,12 +21,16 @@ FALLBACK_DECISIONS = Counter(
 
 # The spec's ``ml_*`` metrics. The log-derived ones are kept by ``projections.log_metrics``
 # in the ``llmopt serve`` process; the two latency histograms are recorded where the work is
-# timed (the decision service and the actor host).
+# timed (the decision service and the actor host, in Ray workers) into ACTOR_REGISTRY, which
+# each actor publishes and the serve process relays (``gateway.actor_metrics``).
+ACTOR_REGISTRY = CollectorRegistry()
+"""Metrics recorded inside actor processes, relayed to the serve endpoint over NATS."""
 INFERENCE_LATENCY = Histogram(
     "ml_inference_latency_seconds",
-    "Time from a decide request's arrival to its reply",
+    "Time from a decide request's arrival at its actor to the reply, the log's ack included",
     ["experiment"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+    registry=ACTOR_REGISTRY,
 )
 INFERENCE_REQUESTS = Counter(
     "ml_inference_requests", "Decisions made (logged DecisionMade events)", ["experiment", "arm"]
@@ -39,8 +43,9 @@ FEATURE_STALENESS = Gauge(
 TRAINING_UPDATE_LATENCY = Histogram(
     "ml_training_update_latency_seconds",
     "Time an actor takes to fold one batch of log events into its state",
-    ["kind"],
+    ["kind", "entity_id"],
     buckets=(0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0),
+    registry=ACTOR_REGISTRY,
 )
 TRAINING_SAMPLES = Counter(
     "ml_training_samples",

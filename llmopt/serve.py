@@ -10,7 +10,9 @@ import logging
 import signal
 
 import ray
+from prometheus_client import REGISTRY
 
+from gateway.actor_metrics import RelayedMetrics, relay
 from llmopt.metrics_server import MetricsServer
 from llmopt.runtime import Services, nats_endpoint
 from llmopt.settings import Settings
@@ -25,6 +27,7 @@ async def serve(settings: Settings) -> int:
     metrics_caught_up = asyncio.Event()
     metrics_task: asyncio.Task[object] | None = None
     metrics: MetricsServer | None = None
+    relayed: RelayedMetrics | None = None
     if settings.metrics_port:
         metrics = MetricsServer(settings.metrics_port)
         metrics.add_check("services", started.is_set)
@@ -35,6 +38,11 @@ async def serve(settings: Settings) -> int:
         try:
             await services.start()
             started.set()
+            if metrics is not None and services.nc is not None:
+                # Decision latency and fold time are measured inside the actors (Ray workers).
+                relayed = RelayedMetrics()
+                REGISTRY.register(relayed)
+                await relay(services.nc, relayed)
             if metrics is not None and services.event_log is not None:
                 from projections.log_metrics import follow_log_metrics
 
@@ -65,6 +73,8 @@ async def serve(settings: Settings) -> int:
             await services.stop()
             if metrics is not None:
                 metrics.stop()
+            if relayed is not None:
+                REGISTRY.unregister(relayed)
             with contextlib.suppress(Exception):
                 ray.shutdown()
     return 0
