@@ -20,13 +20,15 @@ import collections
 import contextlib
 import logging
 import time
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
-from opentelemetry import trace
+from opentelemetry import propagate, trace
+from opentelemetry.trace import Link
 
 from actors.decider import (
     MAX_BATCH,
@@ -179,35 +181,57 @@ class DecisionService:
 
     async def _decide_waiting(self) -> None:
         waiting, self._waiting = self._waiting, []
-        accepted: list[tuple[Msg, bool]] = []
+        # One span for the pass, linked to each request's trace (OpenTelemetry's way to trace
+        # a batch: the pass belongs to every caller and is the child of none).
+        with tracer.start_as_current_span(
+            "ml_inference",
+            links=_links(msg for msg, _ in waiting),
+            attributes={"llmopt.experiment": self.experiment, "llmopt.requests": len(waiting)},
+        ):
+            await self._decide_now(waiting)
+
+    async def _decide_now(self, waiting: list[tuple[Msg, float]]) -> None:
+        accepted: list[tuple[Msg, bool, float]] = []
         requests: list[DecideRequest] = []
-        for msg, _ in waiting:
-            packed = is_msgpack(msg.headers)
-            try:
-                requests.append(decode_request(msg.data, DecideRequest, msgpack=packed))
-            except RequestError as exc:
-                await _respond(msg, exc.reply(), packed)
-                continue
-            accepted.append((msg, packed))
+        with tracer.start_as_current_span("feature_fetch"):
+            for msg, arrived in waiting:
+                packed = is_msgpack(msg.headers)
+                try:
+                    requests.append(decode_request(msg.data, DecideRequest, msgpack=packed))
+                except RequestError as exc:
+                    await _respond(msg, exc.reply(), packed)
+                    continue
+                accepted.append((msg, packed, arrived))
         if not requests:
             return
         results = self._decide_all(requests)
-        logged: list[tuple[Msg, bool, Decision, asyncio.Future[Any]]] = []
-        for (msg, packed), result in zip(accepted, results, strict=True):
+        logged: list[tuple[Msg, bool, float, Decision, asyncio.Future[Any]]] = []
+        for (msg, packed, arrived), result in zip(accepted, results, strict=True):
             if isinstance(result, DecisionRefused):
                 await _respond(msg, _refusal(result).reply(), packed)
                 continue
             decision, event = result
-            logged.append((msg, packed, decision, await self._log(event)))
+            logged.append((msg, packed, arrived, decision, await self._log(event)))
         if not logged:
             return
         await asyncio.wait([ack for *_, ack in logged], timeout=LOG_WAIT_S)
-        for msg, packed, decision, ack in logged:
-            answer = self._answer_if_logged([ack], decision, [decision.decision_id])
-            await _respond(msg, answer, packed)
-        # One clock for the batch: its requests arrived within one read and share the reply
-        # wait, so the earliest arrival bounds them all (a pessimistic figure for the others).
-        self._latency.observe(time.perf_counter() - waiting[0][1])
+        with tracer.start_as_current_span("result_serialize"):
+            for msg, packed, arrived, decision, ack in logged:
+                answer = self._answer_if_logged([ack], decision, [decision.decision_id])
+                await _respond(msg, answer, packed)
+                elapsed = time.perf_counter() - arrived
+                self._latency.observe(elapsed)
+                if log.isEnabledFor(logging.DEBUG):
+                    log.debug(
+                        "decision",
+                        extra={
+                            "experiment": self.experiment,
+                            "decision_id": decision.decision_id,
+                            "model_id": decision.model or decision.arm,
+                            "arm": decision.arm,
+                            "latency_ms": round(elapsed * 1e3, 3),
+                        },
+                    )
 
     async def _log(self, event: Any) -> asyncio.Future[Any]:
         future: asyncio.Future[Any] = await self.js.publish_async(
@@ -216,6 +240,14 @@ class DecisionService:
         return future
 
     async def _decide_batch(self, msg: Msg) -> None:
+        with tracer.start_as_current_span(
+            "ml_inference",
+            context=propagate.extract(msg.headers) if msg.headers else None,
+            attributes={"llmopt.experiment": self.experiment, "llmopt.batch": True},
+        ):
+            await self._decide_batch_now(msg)
+
+    async def _decide_batch_now(self, msg: Msg) -> None:
         packed = is_msgpack(msg.headers)
         try:
             batch = decode_request(msg.data, DecideBatchRequest, msgpack=packed)
@@ -322,6 +354,17 @@ class DecisionService:
         )
         duplicate = bool(ack.duplicate) or already_joined
         return OutcomeAccepted(ok=True, seq=int(ack.seq), duplicate=duplicate)
+
+
+def _links(msgs: Iterable[Msg]) -> list[Link]:
+    """Links to the traces of the requests that carry one (W3C ``traceparent`` header)."""
+    links = []
+    for msg in msgs:
+        if msg.headers and "traceparent" in msg.headers:
+            context = trace.get_current_span(propagate.extract(msg.headers)).get_span_context()
+            if context.is_valid:
+                links.append(Link(context))
+    return links
 
 
 def _refusal(refused: DecisionRefused) -> RequestError:

@@ -280,8 +280,7 @@ class EntityHost:
             try:
                 delivered = await consumer.pull(batch, wait_s=None if catching_up else 1.0)
                 if delivered:
-                    self._fold_latency.observe(self._fold_s)
-                    self._fold_s = 0.0
+                    self._record_fold(delivered)
             except (
                 nats.errors.ConnectionClosedError,
                 nats.errors.ConnectionReconnectingError,
@@ -296,6 +295,23 @@ class EntityHost:
                 await self._start_service()
             if self._checkpoint_due():
                 await self._checkpoint_or_defer(event_log)
+
+    def _record_fold(self, delivered: int) -> None:
+        """Time and trace the fold of one pulled batch (``ml_training_update`` with its
+        ``model_update``), from the time the handler spent on it; spans are made after the
+        fact because the fold runs inside the consumer's callbacks, event by event."""
+        fold_s, self._fold_s = self._fold_s, 0.0
+        self._fold_latency.observe(fold_s)
+        end = time.time_ns()
+        start = end - int(fold_s * 1e9)
+        span = tracer.start_span(
+            "ml_training_update",
+            start_time=start,
+            attributes={"kind": self.kind, "entity_id": self.entity_id, "events": delivered},
+        )
+        with trace.use_span(span, end_on_exit=False):
+            tracer.start_span("model_update", start_time=start).end(end_time=end)
+        span.end(end_time=end)
 
     def _checkpoint_due(self) -> bool:
         if self._since_checkpoint == 0 or self._saving is not None:

@@ -36,6 +36,7 @@ from typing import Any, Final, TypeVar
 import msgspec
 import nats.aio.client
 import nats.errors
+from opentelemetry import propagate
 
 from actors.catalogue import Eligibility
 from actors.decider import MAX_BATCH, Decision, fallback_decision
@@ -277,7 +278,7 @@ class OptimizerClient:
                 await asyncio.sleep(OUTCOME_BACKOFF_S * 2 ** (attempt - 1))
             try:
                 msg = await self._nc.request(
-                    OUTCOME_SUBJECT, payload, timeout=timeout_s, headers=self._headers
+                    OUTCOME_SUBJECT, payload, timeout=timeout_s, headers=self._request_headers()
                 )
             except (nats.errors.NoRespondersError, nats.errors.TimeoutError) as exc:
                 last = exc
@@ -301,7 +302,7 @@ class OptimizerClient:
                 break
             try:
                 msg = await self._nc.request(
-                    subject, payload, timeout=remaining, headers=self._headers
+                    subject, payload, timeout=remaining, headers=self._request_headers()
                 )
             except nats.errors.NoRespondersError as exc:
                 last = exc
@@ -339,6 +340,13 @@ class OptimizerClient:
             extra={"experiment": experiment, "arm": arm, "count": len(decisions), "why": str(exc)},
         )
         return decisions
+
+    def _request_headers(self) -> dict[str, str] | None:
+        """The content type, and the caller's trace context (W3C ``traceparent``) when a span
+        is active, so the service's spans join the application's trace."""
+        headers = dict(self._headers or {})
+        propagate.inject(headers)
+        return headers or None
 
     def _encode(self, body: Any) -> bytes:
         return msgspec.msgpack.encode(body) if self._msgpack else msgspec.json.encode(body)
