@@ -17,6 +17,7 @@ from actors.host import EntityHost, HostStatus
 from actors.registry import aggregate_for
 from llmopt.logs import configure_logging
 from llmopt.settings import Settings
+from llmopt.tracing import configure_tracing
 
 
 def actor_name(kind: str, entity_id: str) -> str:
@@ -26,6 +27,7 @@ def actor_name(kind: str, entity_id: str) -> str:
 class EntityActor:
     def __init__(self, settings: Settings, kind: str, entity_id: str, nats_url: str) -> None:
         configure_logging()
+        configure_tracing()
         self.host = EntityHost(settings, aggregate_for(kind), entity_id, nats_url)
         # Ray runs an async actor's __init__ on its event loop, so the loop is running here.
         self._task = asyncio.get_running_loop().create_task(self.host.run())

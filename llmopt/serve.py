@@ -16,12 +16,14 @@ from gateway.actor_metrics import RelayedMetrics, relay
 from llmopt.metrics_server import MetricsServer
 from llmopt.runtime import Services, nats_endpoint
 from llmopt.settings import Settings
+from llmopt.tracing import configure_tracing
 
 log = logging.getLogger("llmopt.serve")
 
 
 async def serve(settings: Settings) -> int:
     settings.state_dir.mkdir(parents=True, exist_ok=True)
+    configure_tracing()
     stop = asyncio.Event()
     started = asyncio.Event()
     metrics_caught_up = asyncio.Event()
