@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from actors.drift.base import Alarm, Detector, at_least, non_negative, observation, positive
-from actors.drift.calibration import cusum_threshold
+from actors.drift.calibration import cusum_threshold, side_thresholds
 from actors.drift.reference import Reference
 
 
@@ -25,7 +26,10 @@ class CUSUM(Detector):
     1971; Moustakides 1986). :math:`\mu_0, \sigma_0` are given or estimated from the first
     ``warmup`` observations (``actors.drift.reference``); :math:`h` is given (``threshold``)
     or set from the target in-control run length ``arl0`` by Siegmund's approximation
-    (``actors.drift.calibration``).
+    (``actors.drift.calibration``): for a known reference the Gaussian form, for an estimated
+    one the general form on the warm-up sample, one threshold per side
+    (:func:`~actors.drift.calibration.side_thresholds`), so a skewed stream keeps the
+    target rate.
 
     After an alarm the chart restarts, and an estimated reference is learnt again from the
     next ``warmup`` observations, so the chart then watches the stream's new level.
@@ -41,7 +45,9 @@ class CUSUM(Detector):
     mean, sd
         A known in-control mean and standard deviation; ``None`` estimates them.
     warmup
-        Number of observations that estimate the reference.
+        Number of observations that estimate the reference (1000 by default: the mean's
+        estimation error moves one side's drift towards zero, and the calibration averages
+        over it, but a shorter warm-up needs a higher threshold for the same rate).
 
     References
     ----------
@@ -68,12 +74,13 @@ class CUSUM(Detector):
         arl0: float = 10_000.0,
         mean: float | None = None,
         sd: float | None = None,
-        warmup: int = 200,
+        warmup: int = 1000,
     ) -> None:
         self.k = non_negative("k", k)
         self.arl0 = positive("arl0", arl0)
         self.threshold = None if threshold is None else positive("threshold", threshold)
         self.h = self.threshold if self.threshold is not None else cusum_threshold(arl0, self.k)
+        """The Gaussian threshold (both sides), until a warm-up sample calibrates each side."""
         self.reference = Reference(mean, sd, warmup)
         self.mean, self.sd = self.reference.mean, self.reference.sd
         self.warmup = at_least("warmup", warmup, 2)
@@ -83,6 +90,8 @@ class CUSUM(Detector):
         self.reference.reset()
         self._restart()
         self.samples = 0
+        self.h_up = self.h
+        self.h_down = self.h
 
     def _restart(self) -> None:
         self.s_up = 0.0
@@ -95,18 +104,26 @@ class CUSUM(Detector):
         self.samples += 1
         z = self.reference.standardise(v)
         if z is None:
+            if self.reference.ready:
+                sample = self.reference.take_sample()
+                if self.threshold is None:
+                    self.h_up, self.h_down = side_thresholds(
+                        sample, self.k, self.arl0, mean_error_sd=1.0 / math.sqrt(sample.size)
+                    )
             return None
         self.s_up = max(0.0, self.s_up + z - self.k)
         self.s_down = max(0.0, self.s_down - z - self.k)
         self.run_up = self.run_up + 1 if self.s_up > 0.0 else 0
         self.run_down = self.run_down + 1 if self.s_down > 0.0 else 0
-        if self.s_up <= self.h and self.s_down <= self.h:
+        over_up = self.s_up - self.h_up
+        over_down = self.s_down - self.h_down
+        if over_up <= 0.0 and over_down <= 0.0:
             return None
-        up = self.s_up >= self.s_down
+        up = over_up >= over_down
         alarm = Alarm(
             detector=self.name,
             statistic=self.s_up if up else self.s_down,
-            threshold=self.h,
+            threshold=self.h_up if up else self.h_down,
             samples=self.samples,
             window=self.run_up if up else self.run_down,
             direction="up" if up else "down",
@@ -126,6 +143,8 @@ class CUSUM(Detector):
             "run_up": self.run_up,
             "run_down": self.run_down,
             "samples": self.samples,
+            "h_up": self.h_up,
+            "h_down": self.h_down,
         }
 
     def load(self, state: Mapping[str, Any]) -> None:
@@ -135,3 +154,5 @@ class CUSUM(Detector):
         self.run_up = int(state["run_up"])
         self.run_down = int(state["run_down"])
         self.samples = int(state["samples"])
+        self.h_up = float(state["h_up"])
+        self.h_down = float(state["h_down"])

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from actors.drift.base import Alarm, Detector, at_least, non_negative, observation, positive
-from actors.drift.calibration import cusum_threshold
+from actors.drift.calibration import cusum_threshold, side_thresholds
 from actors.drift.reference import Reference
 
 
@@ -29,8 +29,10 @@ class PageHinkley(Detector):
     deviations instead of the stream's units, which is what lets one setting serve streams of
     any scale. :math:`\lambda` is given (``threshold``) or set from ``arl0`` by the CUSUM
     approximation with :math:`k = \delta` (after the warm-up the running mean is nearly fixed
-    and the test is a CUSUM around it; ``tests/unit/drift/test_calibration.py`` measures the
-    realised rate).
+    and the test is a CUSUM around it): Gaussian for a known ``sd``, else one threshold per
+    side from the warm-up sample (:func:`~actors.drift.calibration.side_thresholds`), so a
+    skewed stream keeps the target rate (``tests/unit/drift/test_calibration.py`` measures
+    the realised rate).
 
     After an alarm the test restarts from a new warm-up.
 
@@ -71,7 +73,7 @@ class PageHinkley(Detector):
         threshold: float | None = None,
         arl0: float = 10_000.0,
         sd: float | None = None,
-        warmup: int = 200,
+        warmup: int = 500,
     ) -> None:
         self.delta = non_negative("delta", delta)
         self.arl0 = positive("arl0", arl0)
@@ -97,6 +99,8 @@ class PageHinkley(Detector):
         self.max_down = 0.0
         self.since_min = 0
         self.since_max = 0
+        self.lam_up = self.lam
+        self.lam_down = self.lam
 
     def update(self, x: float) -> Alarm | None:
         v = observation(x)
@@ -110,6 +114,10 @@ class PageHinkley(Detector):
                 return None
             self.n = self.samples
             self.mean = self.warm_sum / self.reference.sigma / self.n
+            sample = self.reference.take_sample()
+            if self.threshold is None:
+                centred = sample - sample.mean()
+                self.lam_up, self.lam_down = side_thresholds(centred, self.delta, self.arl0)
             return None
         z = (v - self.offset) / self.reference.sigma
         self.n += 1
@@ -127,13 +135,15 @@ class PageHinkley(Detector):
             self.since_max += 1
         up_stat = self.m_up - self.min_up
         down_stat = self.max_down - self.m_down
-        if up_stat <= self.lam and down_stat <= self.lam:
+        over_up = up_stat - self.lam_up
+        over_down = down_stat - self.lam_down
+        if over_up <= 0.0 and over_down <= 0.0:
             return None
-        up = up_stat >= down_stat
+        up = over_up >= over_down
         alarm = Alarm(
             detector=self.name,
             statistic=up_stat if up else down_stat,
-            threshold=self.lam,
+            threshold=self.lam_up if up else self.lam_down,
             samples=self.samples,
             window=self.since_min if up else self.since_max,
             direction="up" if up else "down",
@@ -155,13 +165,16 @@ class PageHinkley(Detector):
             "max_down": self.max_down,
             "since_min": self.since_min,
             "since_max": self.since_max,
+            "lam_up": self.lam_up,
+            "lam_down": self.lam_down,
         }
 
     def load(self, state: Mapping[str, Any]) -> None:
         self.reference.load(state["reference"])
         self.samples = int(state["samples"])
         self.n = int(state["n"])
-        for key in ("offset", "warm_sum", "mean", "m_up", "min_up", "m_down", "max_down"):
+        keys = ("offset", "warm_sum", "mean", "m_up", "min_up", "m_down", "max_down")
+        for key in (*keys, "lam_up", "lam_down"):
             setattr(self, key, float(state[key]))
         self.since_min = int(state["since_min"])
         self.since_max = int(state["since_max"])

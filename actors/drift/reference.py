@@ -20,6 +20,9 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from actors.drift.base import at_least, observation, positive
 
 
@@ -53,6 +56,7 @@ class Reference:
     def reset(self) -> None:
         """Forget the warm-up (a given mean and sd stay)."""
         self.n = 0
+        self.values: list[float] = []
         self.running_mean = 0.0
         self.m2 = 0.0
         self.ready = not self.estimated
@@ -63,6 +67,7 @@ class Reference:
         if self.ready:
             return (x - self.mu) / self.sigma
         self.n += 1
+        self.values.append(x)
         delta = x - self.running_mean
         self.running_mean += delta / self.n
         self.m2 += delta * (x - self.running_mean)
@@ -74,8 +79,16 @@ class Reference:
             self.ready = True
         return None
 
+    def take_sample(self) -> npt.NDArray[np.float64]:
+        """The warm-up observations, standardised by the reference they gave, once; the
+        thresholds calibrated on them are the caller's to keep (the list is dropped)."""
+        sample = (np.asarray(self.values, dtype=np.float64) - self.mu) / self.sigma
+        self.values = []
+        return sample
+
     def state(self) -> dict[str, Any]:
         return {
+            "values": list(self.values),
             "n": self.n,
             "running_mean": self.running_mean,
             "m2": self.m2,
@@ -85,6 +98,7 @@ class Reference:
         }
 
     def load(self, state: Mapping[str, Any]) -> None:
+        self.values = [float(v) for v in state["values"]]
         self.n = int(state["n"])
         self.running_mean = float(state["running_mean"])
         self.m2 = float(state["m2"])
