@@ -174,7 +174,7 @@ def side_thresholds(
         if float(np.max(side)) <= float(np.min(side)) + 1e-12:
             thresholds.append(cusum_threshold(arl0, k))
             continue
-        arls = []
+        arls: list[Callable[[float], float]] = []
         for eps in errors:
             increments = side - k + eps
             drift = -float(increments.mean())
@@ -185,7 +185,7 @@ def side_thresholds(
                 arls.append(functools.partial(siegmund_arl, k=k, mu=eps))
 
         def rate(h: float, arls: list[Callable[[float], float]] = arls) -> float:
-            return sum(w / arl(h) for w, arl in zip(shares, arls, strict=True))
+            return math.fsum(w / arl(h) for w, arl in zip(shares, arls, strict=True))
 
         if rate(0.0) <= target_rate:
             thresholds.append(0.0)
