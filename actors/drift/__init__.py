@@ -37,6 +37,7 @@ from actors.drift.iqr import IQR
 from actors.drift.ks import KSTest, ks_2samp
 from actors.drift.mad import MAD
 from actors.drift.monitor import DetectorSpec, DriftMonitor, DriftSignal, drift_event
+from actors.drift.multi_cusum import MultiCUSUM
 from actors.drift.page_hinkley import PageHinkley
 from actors.drift.psi import PSI, psi
 from actors.drift.registry import DETECTORS, detector_from_bytes, make_detector
@@ -59,6 +60,7 @@ __all__ = [
     "DriftRule",
     "DriftSignal",
     "KSTest",
+    "MultiCUSUM",
     "PageHinkley",
     "RaiseExploration",
     "ResetArm",

@@ -12,12 +12,13 @@ from actors.drift.cusum import CUSUM
 from actors.drift.iqr import IQR
 from actors.drift.ks import KSTest
 from actors.drift.mad import MAD
+from actors.drift.multi_cusum import MultiCUSUM
 from actors.drift.page_hinkley import PageHinkley
 from actors.drift.psi import PSI
 from actors.drift.zscore import ZScore
 
 DETECTORS: Final[dict[str, type[Detector]]] = {
-    cls.name: cls for cls in (ADWIN, PageHinkley, CUSUM, KSTest, PSI, ZScore, IQR, MAD)
+    cls.name: cls for cls in (ADWIN, PageHinkley, CUSUM, MultiCUSUM, KSTest, PSI, ZScore, IQR, MAD)
 }
 """Every detector class, by its ``name``."""
 

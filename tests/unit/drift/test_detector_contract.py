@@ -28,6 +28,7 @@ from actors.drift import (
     Alarm,
     Detector,
     KSTest,
+    MultiCUSUM,
     PageHinkley,
     ZScore,
     detector_from_bytes,
@@ -62,6 +63,10 @@ ALL_DETECTORS: list[DetectorFactory] = [
     DetectorFactory(
         "cusum_known", "cusum", {"mean": 0.0, "sd": 1.0, "k": 0.5, "arl0": 500}, level=0.0
     ),
+    DetectorFactory("multi_cusum", "multi_cusum", {"warmup": 30}),
+    DetectorFactory(
+        "multi_cusum_known", "multi_cusum", {"ks": [0.25, 1.0], "mean": 0.0, "sd": 1.0}, level=0.0
+    ),
     DetectorFactory("ks", "ks", {"reference_size": 40, "window_size": 30, "every": 5}),
     DetectorFactory(
         "psi", "psi", {"bins": 5, "reference_size": 200, "window_size": 150, "every": 10}
@@ -81,7 +86,7 @@ def run(detector: Detector, stream: list[float]) -> list[tuple[int, Alarm]]:
 def test_every_detector_is_in_the_suite() -> None:
     """Each registered detector kind is covered by at least one factory of the suite."""
     assert {f.name for f in ALL_DETECTORS} == set(DETECTORS)
-    classes = {ADWIN, CUSUM, IQR, MAD, PSI, KSTest, PageHinkley, ZScore}
+    classes = {ADWIN, CUSUM, IQR, MAD, PSI, KSTest, MultiCUSUM, PageHinkley, ZScore}
     assert set(DETECTORS.values()) == classes
 
 
