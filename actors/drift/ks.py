@@ -91,6 +91,10 @@ class KSTest(Detector):
     most ``alpha / every`` (overlapping windows make successive tests positively dependent,
     so the realised rate is lower): ``alpha = rate * every`` meets a target ``rate``.
 
+    The alarm's ``statistic`` is :math:`D` and its ``threshold`` is ``alpha``, the level the
+    p-value fell below. One test costs :math:`O((m + n) \cdot m)` vectorised operations
+    (about 17 ms for two windows of 500), which ``every`` spreads over that many observations.
+
     Parameters
     ----------
     reference_size, window_size

@@ -109,6 +109,8 @@ class DriftMonitor:
         watched value that is not a finite number raises ``ValueError`` naming the metric,
         before any detector changes.
         """
+        if not isinstance(arm, str) or not arm:
+            raise ValueError(f"arm must be a non-empty string, got {arm!r}")
         values: dict[str, float] = {}
         for metric in self.metrics:
             raw = metrics.get(metric)

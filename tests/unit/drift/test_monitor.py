@@ -91,6 +91,14 @@ class TestObserve:
             m.observe("a", {"quality": 0.6, "latency_ms": float("nan")})
         assert m.to_bytes() == before
 
+    def test_bad_arm_is_refused(self) -> None:
+        """An arm that is not a non-empty string raises ValueError and creates nothing."""
+        m = monitor()
+        for arm in ("", None, 3):
+            with pytest.raises(ValueError, match="arm must be"):
+                m.observe(arm, {"quality": 0.5})  # type: ignore[arg-type]
+        assert m.detectors == {}
+
     def test_forget_arm_restarts_its_detectors(self) -> None:
         """After forget_arm the arm's detectors start afresh on its next observation."""
         m = monitor()
