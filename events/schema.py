@@ -132,6 +132,38 @@ class CheckpointTaken(Event, frozen=True, kw_only=True):
     state_version: int
 
 
+class DriftDetected(Event, frozen=True, kw_only=True):
+    """A drift or anomaly detector fired on one metric of one arm of an experiment.
+
+    Appended by the experiment's drift monitor (``actors.drift.monitor``); the experiment's
+    fold applies ``action`` (``actors.drift.actions``: alert only, reset or down-weight the
+    arm, raise exploration, roll the experiment back), so the reaction is replayed with the
+    log. ``statistic``, ``threshold``, ``samples`` and ``window`` are the detector's
+    :class:`actors.drift.base.Alarm`; a ``statistic`` of ``None`` means unbounded (a value
+    departing from a window that was constant).
+    """
+
+    ENTITY_KIND: ClassVar[str] = "experiment"
+    CHANNEL: ClassVar[str] = "drift"
+
+    detector: str
+    metric: str
+    statistic: float | None
+    threshold: float
+    samples: int
+    """Observations the detector had folded since it last (re)started when it fired."""
+    window: int
+    """Observations the decision was based on."""
+    direction: str = "both"
+    """``up``, ``down`` or ``both`` (a change of distribution with no single direction)."""
+    arm: str | None = None
+    """The arm (model) whose stream drifted; ``None`` for an experiment-wide stream."""
+    action: dict[str, Any] = msgspec.field(default_factory=lambda: {"kind": "alert_only"})
+    """The configured reaction, ``{"kind": ..., **fields}``."""
+    cause_event_id: str | None = None
+    """The event whose observation completed the detection (usually an ``OutcomeObserved``)."""
+
+
 AnyEvent = (
     ExperimentCreated
     | ExperimentArchived
@@ -140,6 +172,7 @@ AnyEvent = (
     | DecisionMade
     | OutcomeObserved
     | CheckpointTaken
+    | DriftDetected
 )
 """The tagged union the log holds; decode with ``events.codec``."""
 
@@ -153,6 +186,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         DecisionMade,
         OutcomeObserved,
         CheckpointTaken,
+        DriftDetected,
     )
 }
 

@@ -25,6 +25,7 @@ from events.schema import (
     ArmRetired,
     CheckpointTaken,
     DecisionMade,
+    DriftDetected,
     Event,
     ExperimentArchived,
     ExperimentCreated,
@@ -224,6 +225,38 @@ def checkpoint_events(
     )
 
 
+@st.composite
+def drift_detected_events(
+    draw: st.DrawFn, entity_id: str | None = None, at: float | None = None
+) -> DriftDetected:
+    eid = entity_id if entity_id is not None else draw(tokens)
+    return DriftDetected(
+        event_id=f"drift-{draw(tokens)}",
+        entity_id=eid,
+        at=at if at is not None else draw(event_times),
+        detector=draw(st.sampled_from(["adwin", "cusum", "page_hinkley", "ks", "psi", "mad"])),
+        metric=draw(st.sampled_from(["quality", "latency_ms", "cost_usd", "error", "reward"])),
+        statistic=draw(_optional(finite_floats)),
+        threshold=draw(non_negative_floats),
+        samples=draw(st.integers(min_value=1, max_value=2**40)),
+        window=draw(st.integers(min_value=0, max_value=2**40)),
+        direction=draw(st.sampled_from(["up", "down", "both"])),
+        arm=draw(_optional(arm_names)),
+        action=draw(
+            st.sampled_from(
+                [
+                    {"kind": "alert_only"},
+                    {"kind": "reset_arm"},
+                    {"kind": "down_weight_arm", "factor": 0.5},
+                    {"kind": "raise_exploration", "factor": 2.0, "decisions": 1000},
+                    {"kind": "rollback_experiment", "to_arm": None},
+                ]
+            )
+        ),
+        cause_event_id=draw(_optional(tokens)),
+    )
+
+
 EVENTS_BY_TYPE: dict[type[Event], st.SearchStrategy[Any]] = {
     ExperimentCreated: experiment_created_events(),
     ExperimentArchived: experiment_archived_events(),
@@ -232,6 +265,7 @@ EVENTS_BY_TYPE: dict[type[Event], st.SearchStrategy[Any]] = {
     DecisionMade: decision_events(),
     OutcomeObserved: outcome_events(),
     CheckpointTaken: checkpoint_events(),
+    DriftDetected: drift_detected_events(),
 }
 """One strategy per event type; a new type in ``EVENT_TYPES`` must get one here."""
 
@@ -277,6 +311,21 @@ SAMPLE_EVENTS: dict[type[Event], AnyEvent] = {
         seq=7,
         digest="0" * 64,
         state_version=1,
+    ),
+    DriftDetected: DriftDetected(
+        event_id="drift-1",
+        entity_id="exp-1",
+        at=T0 + 5,
+        detector="cusum",
+        metric="quality",
+        statistic=9.5,
+        threshold=8.2,
+        samples=1042,
+        window=37,
+        direction="down",
+        arm="b",
+        action={"kind": "down_weight_arm", "factor": 0.5},
+        cause_event_id="o-1",
     ),
 }
 """One fixed, valid event per type, for table tests."""

@@ -18,6 +18,7 @@ PUBLIC = {
         "DeadLetter",
         "DeadLetterLog",
         "DecisionMade",
+        "DriftDetected",
         "Event",
         "EventDecodeError",
         "EventLog",
