@@ -37,6 +37,12 @@ class Aggregate(msgspec.Struct, kw_only=True):
     def apply(self, event: Event) -> None:
         raise NotImplementedError
 
+    def outbox(self) -> list[Event]:
+        """Events the fold derived that the log does not hold yet; the actor appends them
+        (each with an id derived from its cause, so appending twice adds nothing) and the
+        state drops each one when it folds it back. None by default."""
+        return []
+
     def to_bytes(self) -> bytes:
         return _encoder.encode(self)
 

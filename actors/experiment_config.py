@@ -13,6 +13,7 @@ from typing import Any
 import msgspec
 
 from actors.catalogue import ArmSpec
+from actors.drift.monitor import DriftMonitor
 from actors.feature_schema import FeatureSchema
 from actors.policies import POLICIES, Policy, make_policy
 from actors.reward import RewardSpec
@@ -32,6 +33,9 @@ class ExperimentConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     pending_ttl_s: float = 7 * 86400.0
     """How long (in event time) a decision waits for its outcome."""
     pending_capacity: int = 100_000
+    drift: dict[str, Any] | None = None
+    """Drift monitoring of every arm: ``{"detectors": [...], "rules": [...]}`` as
+    :meth:`actors.drift.monitor.DriftMonitor.from_config` reads it."""
 
 
 class ConfigError(ValueError):
@@ -68,6 +72,11 @@ def parse_config(raw: dict[str, Any], arms: Sequence[str]) -> ExperimentConfig:
         build_policy(config, arms)
     except ValueError as exc:
         raise ConfigError("config.policy_params", str(exc)) from exc
+    if config.drift is not None:
+        try:
+            DriftMonitor.from_config(config.drift)
+        except ValueError as exc:
+            raise ConfigError("config.drift", str(exc)) from exc
     return config
 
 

@@ -18,14 +18,18 @@ import numpy as np
 from actors.aggregate import Aggregate
 from actors.catalogue import cost_of
 from actors.context_features import ContextEncoder, ContextError
+from actors.drift.monitor import DriftMonitor
+from actors.drift_response import alarms_of, apply_action
 from actors.experiment_config import ExperimentConfig, build_policy
 from actors.policies import Policy, policy_from_bytes
 from actors.reward import composite_reward
+from events.codec import decode, encode
 from events.schema import (
     ArmAdded,
     ArmRetired,
     CheckpointTaken,
     DecisionMade,
+    DriftDetected,
     Event,
     ExperimentArchived,
     ExperimentCreated,
@@ -57,9 +61,12 @@ class PendingDecision(msgspec.Struct, array_like=True):
     """The context vector the decision was made with (float64, little-endian), if contextual."""
 
 
+_DRIFT_APPLIED_KEPT = 1024
+
+
 class ExperimentLedger(Aggregate, kw_only=True, dict=True):
     KIND: ClassVar[str] = "experiment"
-    STATE_VERSION: ClassVar[int] = 2
+    STATE_VERSION: ClassVar[int] = 3
 
     created: bool = False
     archived: bool = False
@@ -92,6 +99,18 @@ class ExperimentLedger(Aggregate, kw_only=True, dict=True):
     expired_decisions: int = 0
     missing_features: int = 0
     context_errors: int = 0
+    drift_state: bytes = b""
+    """The drift monitor's bytes as of the last encoding; the live one is ``self.drift``."""
+    drift_outbox: dict[str, bytes] = msgspec.field(default_factory=dict)
+    """Alarms derived by the fold and not yet seen in the log (event id -> encoded event): the
+    actor appends them; folding one removes it."""
+    drift_applied: dict[str, float] = msgspec.field(default_factory=dict)
+    """Drift events already applied (id -> event time), bounded: a copy logged again after the
+    log's duplicate window does not act twice."""
+    drift_alarms: int = 0
+    drift_actions_applied: int = 0
+    drift_errors: int = 0
+    """Outcomes whose watched metric was not a finite number (the detector skipped them)."""
 
     def __post_init__(self) -> None:
         # Built in Python with ints, a float field would round-trip to another digest.
@@ -100,8 +119,11 @@ class ExperimentLedger(Aggregate, kw_only=True, dict=True):
         self.policy: Policy | None = None
         self.settings: ExperimentConfig | None = None
         self.encoder: ContextEncoder | None = None
+        self.drift: DriftMonitor | None = None
         if self.created:
             self._configure(policy_from_bytes(self.policy_state) if self.policy_state else None)
+            if self.drift_state:
+                self.drift = DriftMonitor.from_bytes(self.drift_state)
 
     def _configure(self, policy: Policy | None) -> None:
         """Build the parsed config, the context encoder and the policy (non-encoded caches)."""
@@ -109,11 +131,19 @@ class ExperimentLedger(Aggregate, kw_only=True, dict=True):
         features = self.settings.features
         self.encoder = ContextEncoder(features) if features is not None else None
         self.policy = policy if policy is not None else build_policy(self.settings, list(self.arms))
+        if self.settings.drift is not None and self.drift is None:
+            self.drift = DriftMonitor.from_config(self.settings.drift)
 
     def to_bytes(self) -> bytes:
         if self.policy is not None:
             self.policy_state = self.policy.to_bytes()
+        if self.drift is not None:
+            self.drift_state = self.drift.to_bytes()
         return super().to_bytes()
+
+    def outbox(self) -> list[Event]:
+        """Events this state derived that the log does not hold yet (the actor appends them)."""
+        return [decode(raw) for raw in self.drift_outbox.values()]
 
     def context_vector(self, context: dict[str, Any]) -> tuple[np.ndarray | None, list[str]]:
         """The policy's input for a request's context (None for a non-contextual policy)."""
@@ -152,6 +182,8 @@ class ExperimentLedger(Aggregate, kw_only=True, dict=True):
             self._retire_arm(event)
         elif isinstance(event, ExperimentArchived):
             self.archived = True
+        elif isinstance(event, DriftDetected):
+            self._drift_detected(event)
         self._expire()
 
     def _add_arm(self, event: ArmAdded) -> None:
@@ -222,6 +254,7 @@ class ExperimentLedger(Aggregate, kw_only=True, dict=True):
             event.cost_usd if event.cost_usd is not None else self._token_cost(decision.arm, event)
         )
         reward = self._reward(event, cost)
+        self._watch_drift(decision.arm, event, reward)
         if reward is None:
             self.unscored_outcomes += 1
         else:
@@ -241,6 +274,29 @@ class ExperimentLedger(Aggregate, kw_only=True, dict=True):
             stats.latency_ms_sum += event.latency_ms
         if event.error:
             stats.errors += 1
+
+    def _watch_drift(self, arm: str, event: OutcomeObserved, reward: float | None) -> None:
+        if self.drift is None:
+            return
+        try:
+            alarms = alarms_of(self.drift, arm, event, reward)
+        except ValueError:
+            self.drift_errors += 1
+            return
+        for alarm in alarms:
+            self.drift_alarms += 1
+            if alarm.event_id not in self.drift_applied:
+                self.drift_outbox[alarm.event_id] = encode(alarm)
+
+    def _drift_detected(self, event: DriftDetected) -> None:
+        self.drift_outbox.pop(event.event_id, None)
+        if event.event_id in self.drift_applied or self.policy is None:
+            return
+        self.drift_applied[event.event_id] = float(event.at)
+        while len(self.drift_applied) > _DRIFT_APPLIED_KEPT:
+            del self.drift_applied[next(iter(self.drift_applied))]
+        if apply_action(self.policy, self.drift, event):
+            self.drift_actions_applied += 1
 
     def _token_cost(self, arm: str, event: OutcomeObserved) -> float | None:
         spec = self.settings.catalogue.get(arm) if self.settings is not None else None
@@ -306,6 +362,8 @@ class ExperimentLedger(Aggregate, kw_only=True, dict=True):
             "policy": self.settings.policy if self.settings is not None else None,
             "duplicate_outcomes": self.duplicate_outcomes,
             "duplicate_decisions": self.duplicate_decisions,
+            "drift_alarms": self.drift_alarms,
+            "drift_actions_applied": self.drift_actions_applied,
             "arms": {
                 arm: {
                     "decisions": s.decisions,

@@ -29,12 +29,13 @@ from opentelemetry import trace
 
 from actors.aggregate import Aggregate
 from actors.checkpoint import CheckpointStore, make_checkpoint
+from actors.drift.telemetry import report_drift
 from actors.registry import SERVICES
 from events.codec import decode
 from events.errors import ConcurrencyConflict
 from events.log import LOG_STREAM, EventLog
 from events.pull_consumer import PullConsumer
-from events.schema import CheckpointTaken
+from events.schema import CheckpointTaken, DriftDetected
 from events.subjects import entity_filter, entity_subject
 from gateway.actor_metrics import publish_forever
 from gateway.connection import connect
@@ -293,8 +294,26 @@ class EntityHost:
                 self._mark_ready(started)
             if self.ready.is_set() and self._service is None:
                 await self._start_service()
+            if self.ready.is_set():
+                await self._send_outbox(event_log)
             if self._checkpoint_due():
                 await self._checkpoint_or_defer(event_log)
+
+    async def _send_outbox(self, event_log: EventLog) -> None:
+        """Append what the fold derived (e.g. drift alarms). Only once caught up: during
+        recovery the log may already hold them further on. A failed append is retried after
+        the next batch; the event stays in the outbox until folded."""
+        for event in self.state.outbox():
+            try:
+                appended = await event_log.append(event)
+            except Exception as exc:
+                log.warning(
+                    "outbox append failed; retrying later",
+                    extra={"kind": self.kind, "entity_id": self.entity_id, "error": repr(exc)},
+                )
+                return
+            if isinstance(event, DriftDetected) and not appended.duplicate:
+                report_drift(event)
 
     def _record_fold(self, delivered: int) -> None:
         """Time and trace the fold of one pulled batch (``ml_training_update`` with its

@@ -14,11 +14,13 @@ from opentelemetry import trace
 from prometheus_client import Counter
 
 from events.schema import DriftDetected
+from gateway.metrics import ACTOR_REGISTRY
 
 DRIFT_ALARMS = Counter(
     "llmopt_drift_alarms_total",
     "Drift and anomaly alarms appended, by metric, detector, direction and configured action",
     ["metric", "detector", "direction", "action"],
+    registry=ACTOR_REGISTRY,  # counted in the actor, relayed to the serve endpoint
 )
 
 log = logging.getLogger("llmopt.drift")
