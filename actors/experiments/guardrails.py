@@ -121,7 +121,7 @@ def _breached(guardrail: Guardrail, monitor: ContrastMonitor) -> bool:
     return high < 0.0 if _HIGHER_IS_BETTER[guardrail.metric] else low > 0.0
 
 
-def _reason(guardrail: Guardrail, control: ArmMetrics, treatment: ArmMetrics) -> str:
+def _reason(guardrail: Guardrail, control: ArmMetrics, treatment: ArmMetrics, alpha: float) -> str:
     if guardrail.metric == "latency_p95":
         a, b = control.latency.quantile(_QUANTILE), treatment.latency.quantile(_QUANTILE)
     elif guardrail.metric == "quality":
@@ -131,7 +131,8 @@ def _reason(guardrail: Guardrail, control: ArmMetrics, treatment: ArmMetrics) ->
     change = (b / a - 1.0) if a else math.nan
     return (
         f"guardrail breached: {guardrail.describe()}; treatment {b:.6g} vs control {a:.6g} "
-        f"({100 * change:+.1f}%), significant at every look"
+        f"({100 * change:+.1f}%); the always-valid {100 * (1 - alpha):g}% interval "
+        "excludes every change within the limit"
     )
 
 
@@ -166,7 +167,7 @@ def check_guardrails(
                 GuardrailBreach(
                     metric=guardrail.metric,
                     action=guardrail.action,
-                    reason=_reason(guardrail, control, treatment),
+                    reason=_reason(guardrail, control, treatment, alpha),
                 )
             )
     return GuardrailMonitor(contrasts=contrasts), breaches
