@@ -62,7 +62,9 @@ def evaluate_challenger(
     if decision.stop and decision.reason == "significant":
         return ChallengerVerdict(
             action="promote",
-            reason=decision.detail.replace("challenger", "the challenger", 1),
+            reason=decision.detail.replace(
+                "challenger beats control", "the challenger beats the champion"
+            ),
             monitor=monitor,
         )
     if decision.stop:
