@@ -18,6 +18,7 @@ import msgspec
 from actors.catalogue import Eligibility, eligible_arms
 from actors.context_features import ContextError
 from actors.experiment_ledger import ExperimentLedger
+from actors.experiments.lifecycle import Status
 from actors.policies import decision_rng
 from events.schema import DecisionMade
 
@@ -87,6 +88,9 @@ def decide(
         raise DecisionRefused("not_found", f"experiment {ledger.entity_id!r} does not exist")
     if ledger.archived:
         raise DecisionRefused("invalid_transition", f"experiment {ledger.entity_id!r} is archived")
+    status = ledger.lifecycle.status
+    if status is not Status.RUNNING:
+        return _not_running(ledger, request, decision_id=decision_id, now=now)
     try:
         x, missing = ledger.context_vector(request.context)
     except ContextError as exc:
@@ -122,6 +126,49 @@ def decide(
         decision_id=decision_id,
         arm=arm,
         propensity=propensity,
+        context=request.context,
+    )
+    return decision, event
+
+
+def _not_running(
+    ledger: ExperimentLedger, request: DecideRequest, *, decision_id: str, now: float
+) -> tuple[Decision, DecisionMade]:
+    """A draft, paused or complete experiment serves its champion (or fallback) arm.
+
+    The reply says why in ``reason`` (``experiment_draft``, ``experiment_paused``,
+    ``experiment_complete``) with ``fallback: true``, so a client can tell it from a choice of
+    the policy. The decision is logged like any other (its outcome still arrives), and the
+    ledger marks it as not serving the experiment so the policy does not learn from it.
+    Without a champion or fallback arm there is nothing to serve: a ``not_running`` error.
+    """
+    status = ledger.lifecycle.status
+    arm = ledger.lifecycle.serving_arm(ledger.fallback_arm)
+    if arm is None:
+        raise DecisionRefused(
+            "not_running",
+            f"experiment {ledger.entity_id!r} is {status.value} and has no champion or "
+            "fallback arm to serve",
+        )
+    settings = ledger.settings
+    spec = settings.catalogue.get(arm) if settings is not None else None
+    decision = Decision(
+        decision_id=decision_id,
+        experiment=ledger.entity_id,
+        arm=arm,
+        propensity=1.0,
+        fallback=True,
+        reason=f"experiment_{status.value}",
+        params=dict(spec.params) if spec is not None else {},
+        model=spec.model if spec is not None else None,
+    )
+    event = DecisionMade(
+        event_id=decision_id,
+        entity_id=ledger.entity_id,
+        at=now,
+        decision_id=decision_id,
+        arm=arm,
+        propensity=1.0,
         context=request.context,
     )
     return decision, event

@@ -19,6 +19,8 @@ from actors.aggregate import Aggregate
 from actors.catalogue import cost_of
 from actors.context_features import ContextEncoder, ContextError
 from actors.experiment_config import ExperimentConfig, build_policy
+from actors.experiment_lifecycle import LIFECYCLE_EVENTS, LifecycleState
+from actors.experiments.lifecycle import Status
 from actors.policies import Policy, policy_from_bytes
 from actors.reward import composite_reward
 from events.schema import (
@@ -55,11 +57,14 @@ class PendingDecision(msgspec.Struct, array_like=True):
     at: float
     x: bytes | None = None
     """The context vector the decision was made with (float64, little-endian), if contextual."""
+    serving: bool = True
+    """Made while the experiment ran; a decision served while it was paused, a draft or
+    complete (the champion or fallback) joins its outcome but teaches the policy nothing."""
 
 
 class ExperimentLedger(Aggregate, kw_only=True, dict=True):
     KIND: ClassVar[str] = "experiment"
-    STATE_VERSION: ClassVar[int] = 2
+    STATE_VERSION: ClassVar[int] = 3
 
     created: bool = False
     archived: bool = False
@@ -92,6 +97,11 @@ class ExperimentLedger(Aggregate, kw_only=True, dict=True):
     expired_decisions: int = 0
     missing_features: int = 0
     context_errors: int = 0
+    lifecycle: LifecycleState = msgspec.field(default_factory=LifecycleState)
+    """Draft / running / paused / complete / archived, the champion, breaches and canary."""
+    inactive_outcomes: int = 0
+    """Joined outcomes of decisions served while the experiment was not running: counted in
+    their arm's ``outcomes`` but not learned from or added to the arm's sums."""
 
     def __post_init__(self) -> None:
         # Built in Python with ints, a float field would round-trip to another digest.
@@ -145,6 +155,7 @@ class ExperimentLedger(Aggregate, kw_only=True, dict=True):
                 self.pending_ttl_s = float(settings.pending_ttl_s)
             for arm in event.arms:
                 self.arms.setdefault(arm, ArmStats())
+            self.lifecycle.create(event)
             self._configure(None)
         elif isinstance(event, ArmAdded):
             self._add_arm(event)
@@ -152,6 +163,9 @@ class ExperimentLedger(Aggregate, kw_only=True, dict=True):
             self._retire_arm(event)
         elif isinstance(event, ExperimentArchived):
             self.archived = True
+            self.lifecycle.apply(event, self.arms)
+        elif isinstance(event, LIFECYCLE_EVENTS) and self.created:
+            self.lifecycle.apply(event, self.arms)
         self._expire()
 
     def _add_arm(self, event: ArmAdded) -> None:
@@ -191,7 +205,10 @@ class ExperimentLedger(Aggregate, kw_only=True, dict=True):
                 self.context_errors += 1
             self.missing_features += len(missing)
             x_bytes = None if x is None else x.astype("<f8").tobytes()
-        self.pending[event.decision_id] = PendingDecision(event.arm, float(event.at), x_bytes)
+        serving = self.lifecycle.status is Status.RUNNING
+        self.pending[event.decision_id] = PendingDecision(
+            event.arm, float(event.at), x_bytes, serving
+        )
         if len(self.pending) > self.pending_capacity:
             self._pop_oldest_pending()
             self.expired_decisions += 1
@@ -209,6 +226,9 @@ class ExperimentLedger(Aggregate, kw_only=True, dict=True):
             self._pop_oldest_resolved()
         stats = self.arms[decision.arm]
         stats.outcomes += 1
+        if not decision.serving:
+            self.inactive_outcomes += 1
+            return
         cost = (
             event.cost_usd if event.cost_usd is not None else self._token_cost(decision.arm, event)
         )
@@ -288,6 +308,9 @@ class ExperimentLedger(Aggregate, kw_only=True, dict=True):
             "experiment": self.entity_id,
             "created": self.created,
             "archived": self.archived,
+            "status": self.lifecycle.status.value,
+            "champion": self.lifecycle.champion,
+            "status_reason": self.lifecycle.reason,
             "events_applied": self.events_applied,
             "pending_decisions": len(self.pending),
             "expired_decisions": self.expired_decisions,
