@@ -1,4 +1,4 @@
-"""The ``llmopt`` command: serve, replay, events."""
+"""The ``llmopt`` command: serve, replay, events, experiment."""
 
 from __future__ import annotations
 
@@ -57,6 +57,10 @@ def _parser() -> argparse.ArgumentParser:
     events.add_argument("--limit", type=int, default=100, help="0 for no limit")
     events.add_argument("--follow", action="store_true", help="keep printing new events")
     events.add_argument("--dead-letters", action="store_true", help="list refused input instead")
+
+    from llmopt.experiment_cli import add_parser as add_experiment_parser
+
+    add_experiment_parser(sub)
     return parser
 
 
@@ -85,6 +89,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(serve(settings))
     if args.command == "replay":
         return asyncio.run(_replay(settings, args))
+    if args.command == "experiment":
+        from llmopt.experiment_cli import main as experiment_main
+
+        return experiment_main(settings, args)
     return asyncio.run(_events(settings, args))
 
 
