@@ -18,6 +18,7 @@ import msgspec
 from actors.catalogue import Eligibility, eligible_arms
 from actors.context_features import ContextError
 from actors.experiment_ledger import ExperimentLedger
+from actors.experiments.assignment import Split, in_fraction
 from actors.experiments.lifecycle import Status
 from actors.policies import decision_rng
 from events.schema import DecisionMade
@@ -97,7 +98,11 @@ def decide(
         raise DecisionRefused("invalid_request", exc.message, f"context.{exc.field}") from exc
     limits = request.constraints or Eligibility()
     eligible, removed = eligible_arms(settings.catalogue, policy.arms, limits)
-    if eligible:
+    planned = planned_arm(ledger, request, decision_id, eligible)
+    if planned is not None:
+        arm, propensity = planned
+        fallback, reason = False, None
+    elif eligible:
         choice = policy.choose(eligible, x, decision_rng(ledger.seed, decision_id))
         arm, propensity, fallback, reason = choice.arm, choice.propensity, False, None
     elif ledger.fallback_arm is not None:
@@ -129,6 +134,41 @@ def decide(
         context=request.context,
     )
     return decision, event
+
+
+def planned_arm(
+    ledger: ExperimentLedger, request: DecideRequest, decision_id: str, eligible: list[str]
+) -> tuple[str, float] | None:
+    """The arm of a ``split`` or ``canary`` experiment, sticky by the request's unit id.
+
+    The unit is ``context[unit_key]`` (default ``unit_id``), else the ``request_id``, else
+    the decision id (then not sticky). The propensity is the arm's share of units. An arm the
+    request's constraints rule out is not served by the plan: the policy (or fallback)
+    decides instead, as for any request. None for a ``policy`` experiment.
+    """
+    settings = ledger.settings
+    if settings is None or not settings.experiment.analysed:
+        return None
+    plan = settings.experiment
+    raw = request.context.get(plan.unit_key)
+    unit = str(raw) if raw is not None else (request.request_id or decision_id)
+    if plan.mode == "canary":
+        fraction = ledger.analysis.canary_fraction(plan)
+        assert plan.challenger is not None
+        assert plan.control is not None
+        if in_fraction(unit, ledger.entity_id, fraction):
+            arm, propensity = plan.challenger, fraction
+        else:
+            arm, propensity = plan.control, 1.0 - fraction
+    else:
+        active = [a for a in ledger.arms if a not in ledger.retired_arms]
+        split = Split(
+            variants=tuple(active),
+            weights=tuple(plan.weights.get(a, 1.0) if plan.weights else 1.0 for a in active),
+        )
+        arm = split.assign(unit, ledger.entity_id)
+        propensity = split.shares[arm]
+    return (arm, propensity) if arm in eligible else None
 
 
 def _not_running(

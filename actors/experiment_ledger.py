@@ -18,11 +18,13 @@ import numpy as np
 from actors.aggregate import Aggregate
 from actors.catalogue import cost_of
 from actors.context_features import ContextEncoder, ContextError
+from actors.experiment_analysis import Analysis
 from actors.experiment_config import ExperimentConfig, build_policy
 from actors.experiment_lifecycle import LIFECYCLE_EVENTS, LifecycleState
 from actors.experiments.lifecycle import Status
 from actors.policies import Policy, policy_from_bytes
 from actors.reward import composite_reward
+from actors.statistics import SampleSummary
 from events.schema import (
     ArmAdded,
     ArmRetired,
@@ -99,6 +101,8 @@ class ExperimentLedger(Aggregate, kw_only=True, dict=True):
     context_errors: int = 0
     lifecycle: LifecycleState = msgspec.field(default_factory=LifecycleState)
     """Draft / running / paused / complete / archived, the champion, breaches and canary."""
+    analysis: Analysis = msgspec.field(default_factory=Analysis)
+    """Guardrails, canary, champion/challenger and SRM of a split or canary experiment."""
     inactive_outcomes: int = 0
     """Joined outcomes of decisions served while the experiment was not running: counted in
     their arm's ``outcomes`` but not learned from or added to the arm's sums."""
@@ -166,6 +170,7 @@ class ExperimentLedger(Aggregate, kw_only=True, dict=True):
             self.lifecycle.apply(event, self.arms)
         elif isinstance(event, LIFECYCLE_EVENTS) and self.created:
             self.lifecycle.apply(event, self.arms)
+            self.analysis.applied(event, self._rewarded(self._plan_challenger()))
         self._expire()
 
     def _add_arm(self, event: ArmAdded) -> None:
@@ -206,6 +211,9 @@ class ExperimentLedger(Aggregate, kw_only=True, dict=True):
             self.missing_features += len(missing)
             x_bytes = None if x is None else x.astype("<f8").tobytes()
         serving = self.lifecycle.status is Status.RUNNING
+        if serving and self.settings is not None and self.settings.experiment.analysed:
+            counts = self.analysis.decisions
+            counts[event.arm] = counts.get(event.arm, 0) + 1
         self.pending[event.decision_id] = PendingDecision(
             event.arm, float(event.at), x_bytes, serving
         )
@@ -252,6 +260,38 @@ class ExperimentLedger(Aggregate, kw_only=True, dict=True):
             stats.latency_ms_sum += event.latency_ms
         if event.error:
             stats.errors += 1
+        if self.settings is not None and self.settings.experiment.analysed:
+            self._analyse(decision.arm, event, cost)
+
+    def _analyse(self, arm: str, event: OutcomeObserved, cost: float | None) -> None:
+        """Add the outcome's guardrail metrics; every ``look_every`` of them, take a look."""
+        assert self.settings is not None
+        plan = self.settings.experiment
+        self.analysis.observe(
+            arm, quality=event.quality, cost_usd=cost, latency_ms=event.latency_ms
+        )
+        if self.analysis.since_look < plan.look_every:
+            return
+        started = self.lifecycle.started_at
+        self.analysis.look(
+            self.entity_id,
+            plan,
+            arms=[a for a in self.arms if a not in self.retired_arms],
+            rewards={
+                a: SampleSummary.from_sums(s.rewarded, s.reward_sum, s.reward_sumsq)
+                for a, s in self.arms.items()
+            },
+            decisions=self.analysis.decisions,
+            status=self.lifecycle.status,
+            elapsed_s=0.0 if started is None else self.watermark - started,
+        )
+
+    def _plan_challenger(self) -> str | None:
+        return self.settings.experiment.challenger if self.settings is not None else None
+
+    def _rewarded(self, arm: str | None) -> int:
+        stats = self.arms.get(arm) if arm is not None else None
+        return stats.rewarded if stats is not None else 0
 
     def _token_cost(self, arm: str, event: OutcomeObserved) -> float | None:
         spec = self.settings.catalogue.get(arm) if self.settings is not None else None

@@ -30,6 +30,7 @@ from events.schema import (
     ExperimentResumed,
     ExperimentStarted,
     GuardrailBreached,
+    SampleRatioMismatch,
 )
 
 __all__ = ["LIFECYCLE_EVENTS", "LifecycleState"]
@@ -47,6 +48,7 @@ LIFECYCLE_EVENTS: tuple[type[Event], ...] = (
     GuardrailBreached,
     CanaryAdvanced,
     CanaryRolledBack,
+    SampleRatioMismatch,
 )
 """The events this fold adds to an experiment's state (created and archived come first)."""
 
@@ -66,6 +68,8 @@ class LifecycleState(msgspec.Struct, kw_only=True):
     canary_stage: int = 0
     canary_rolled_back: bool = False
     promotions: int = 0
+    srm: str = ""
+    """The reason of a sample-ratio-mismatch alarm, once raised."""
     ignored: int = 0
     """Logged transitions that did not apply to the state they met."""
 
@@ -110,6 +114,8 @@ class LifecycleState(msgspec.Struct, kw_only=True):
             self.canary_stage = max(self.canary_stage, event.stage)
         elif isinstance(event, CanaryRolledBack):
             self.canary_rolled_back = True
+        elif isinstance(event, SampleRatioMismatch):
+            self.srm = event.reason
 
     def serving_arm(self, fallback_arm: str | None) -> str | None:
         """What a decide request gets while the experiment does not run: the champion (a

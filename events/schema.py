@@ -212,6 +212,18 @@ class CanaryRolledBack(Event, frozen=True, kw_only=True):
     reason: str = ""
 
 
+class SampleRatioMismatch(Event, frozen=True, kw_only=True):
+    """The arms' shares of traffic do not match the split (chi-square p below the threshold):
+    the assignment is broken somewhere and the comparison cannot be trusted."""
+
+    ENTITY_KIND: ClassVar[str] = "experiment"
+    CHANNEL: ClassVar[str] = "lifecycle"
+
+    p_value: float
+    observed: dict[str, int] = msgspec.field(default_factory=dict)
+    reason: str = ""
+
+
 AnyEvent = (
     ExperimentCreated
     | ExperimentArchived
@@ -228,6 +240,7 @@ AnyEvent = (
     | GuardrailBreached
     | CanaryAdvanced
     | CanaryRolledBack
+    | SampleRatioMismatch
 )
 """The tagged union the log holds; decode with ``events.codec``."""
 
@@ -249,6 +262,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         GuardrailBreached,
         CanaryAdvanced,
         CanaryRolledBack,
+        SampleRatioMismatch,
     )
 }
 

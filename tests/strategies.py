@@ -37,6 +37,7 @@ from events.schema import (
     ExperimentStarted,
     GuardrailBreached,
     OutcomeObserved,
+    SampleRatioMismatch,
 )
 
 DETERMINISTIC = settings(
@@ -271,6 +272,12 @@ LIFECYCLE_STRATEGIES: dict[type[Event], st.SearchStrategy[Any]] = {
     CanaryRolledBack: _lifecycle_events(
         CanaryRolledBack, "rollback", stage=st.integers(min_value=0, max_value=5)
     ),
+    SampleRatioMismatch: _lifecycle_events(
+        SampleRatioMismatch,
+        "srm",
+        p_value=st.floats(min_value=0.0, max_value=1.0),
+        observed=st.dictionaries(arm_names, st.integers(min_value=0, max_value=10**6), max_size=3),
+    ),
 }
 """The experiment-lifecycle events (issue 4): start, pause, resume, stop, promotion, guardrail
 breach, canary stage and rollback."""
@@ -355,6 +362,13 @@ SAMPLE_EVENTS: dict[type[Event], AnyEvent] = {
     ),
     CanaryRolledBack: CanaryRolledBack(
         event_id="rollback:exp-1:r12", entity_id="exp-1", at=T0 + 12, stage=1
+    ),
+    SampleRatioMismatch: SampleRatioMismatch(
+        event_id="srm:exp-1:r13",
+        entity_id="exp-1",
+        at=T0 + 13,
+        p_value=1e-6,
+        observed={"a": 600, "b": 400},
     ),
 }
 """One fixed, valid event per type, for table tests."""
