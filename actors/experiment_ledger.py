@@ -351,6 +351,12 @@ class ExperimentLedger(Aggregate, kw_only=True, dict=True):
             "status": self.lifecycle.status.value,
             "champion": self.lifecycle.champion,
             "status_reason": self.lifecycle.reason,
+            "canary": self.analysis.canary.status
+            if self.settings is not None and self.settings.experiment.mode == "canary"
+            else None,
+            "guardrail_breaches": dict(self.lifecycle.breaches),
+            "srm": self.lifecycle.srm or None,
+            "looks": self.analysis.looks,
             "events_applied": self.events_applied,
             "pending_decisions": len(self.pending),
             "expired_decisions": self.expired_decisions,
