@@ -12,7 +12,8 @@ One concept per module:
 * :mod:`~actors.experiments.stopping`: min samples, max duration, significance, min improvement;
 * :mod:`~actors.experiments.canary`: staged rollout with health checks and rollback;
 * :mod:`~actors.experiments.champion`: automatic promotion of a better challenger;
-* :mod:`~actors.experiments.shadow`: the challenger decides, the champion serves.
+* :mod:`~actors.experiments.shadow`: the challenger decides, the champion serves;
+* :mod:`~actors.experiments.plan`: how an experiment allocates and judges (policy/split/canary).
 """
 
 from actors.experiments.assignment import Split, SplitError, in_fraction, unit_position
@@ -41,6 +42,7 @@ from actors.experiments.lifecycle import (
     transition,
 )
 from actors.experiments.metrics import ArmMetrics, LatencyHistogram, MetricSums
+from actors.experiments.plan import ExperimentPlan, PlanError, check_plan
 from actors.experiments.shadow import ShadowDecision, ShadowTally, shadow_decision
 from actors.experiments.stopping import StopDecision, StoppingRule, evaluate_stop
 
@@ -54,12 +56,14 @@ __all__ = [
     "CanaryStep",
     "ChallengerVerdict",
     "ContrastMonitor",
+    "ExperimentPlan",
     "Guardrail",
     "GuardrailBreach",
     "GuardrailMonitor",
     "LatencyHistogram",
     "LifecycleError",
     "MetricSums",
+    "PlanError",
     "ShadowDecision",
     "ShadowTally",
     "Split",
@@ -70,6 +74,7 @@ __all__ = [
     "allowed_actions",
     "canary_fraction",
     "check_guardrails",
+    "check_plan",
     "evaluate_challenger",
     "evaluate_stop",
     "in_fraction",

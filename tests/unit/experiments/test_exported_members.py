@@ -17,6 +17,7 @@ MODULES = [
     "guardrails",
     "lifecycle",
     "metrics",
+    "plan",
     "shadow",
     "stopping",
 ]
