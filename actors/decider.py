@@ -174,7 +174,8 @@ def planned_arm(
 def _not_running(
     ledger: ExperimentLedger, request: DecideRequest, *, decision_id: str, now: float
 ) -> tuple[Decision, DecisionMade]:
-    """A draft, paused or complete experiment serves its champion (or fallback) arm.
+    """A draft, paused or complete experiment serves its champion: the promoted arm or the
+    winner, else the plan's control, else the fallback arm.
 
     The reply says why in ``reason`` (``experiment_draft``, ``experiment_paused``,
     ``experiment_complete``) with ``fallback: true``, so a client can tell it from a choice of
@@ -183,14 +184,15 @@ def _not_running(
     Without a champion or fallback arm there is nothing to serve: a ``not_running`` error.
     """
     status = ledger.lifecycle.status
-    arm = ledger.lifecycle.serving_arm(ledger.fallback_arm)
+    settings = ledger.settings
+    control = settings.experiment.control if settings is not None else None
+    arm = ledger.lifecycle.serving_arm(control if control is not None else ledger.fallback_arm)
     if arm is None:
         raise DecisionRefused(
             "not_running",
             f"experiment {ledger.entity_id!r} is {status.value} and has no champion or "
             "fallback arm to serve",
         )
-    settings = ledger.settings
     spec = settings.catalogue.get(arm) if settings is not None else None
     decision = Decision(
         decision_id=decision_id,

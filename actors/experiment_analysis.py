@@ -40,6 +40,7 @@ from events.schema import (
     Event,
     ExperimentCompleted,
     ExperimentPaused,
+    ExperimentResumed,
     GuardrailBreached,
     SampleRatioMismatch,
 )
@@ -114,6 +115,11 @@ class Analysis(msgspec.Struct, kw_only=True):
             )
         elif isinstance(event, SampleRatioMismatch):
             self.srm_raised = True
+        elif isinstance(event, ExperimentResumed):
+            # A resume after a breach is an operator saying "fixed": the guardrails judge the
+            # data from here on, or the old breach would pause the experiment again at once.
+            self.metrics = {}
+            self.guardrails = {}
         self.proposals = [p for p in self.proposals if p.event_id != event.event_id]
 
     def look(

@@ -248,3 +248,34 @@ def test_invalid_plans_are_refused_with_their_field(plan: dict[str, Any], field:
     with pytest.raises(ConfigError) as info:
         parse_config({"experiment": plan}, ["old", "new"])
     assert info.value.field == field
+
+
+def test_a_guardrail_pause_then_resume_judges_fresh_data() -> None:
+    """A cost breach pauses a split; after resume with the cost fixed, it runs on without a new pause."""
+    from events.schema import ExperimentPaused, ExperimentResumed
+
+    plan = {
+        "mode": "split",
+        "control": "old",
+        "look_every": 50,
+        "guardrail_min_samples": 30,
+        "auto_promote": False,
+    }
+    ledger = created(plan)
+    rng = np.random.default_rng(8)
+    first = serve(
+        ledger, 3000, rng, reward={"old": 0.5, "new": 0.5}, cost={"old": 0.01, "new": 0.02}
+    )
+    assert first[-2:] == [GuardrailBreached, ExperimentPaused]
+    assert ledger.lifecycle.status is Status.PAUSED
+    assert ledger.lifecycle.reason.startswith("new: guardrail breached: cost")
+    ledger.apply(ExperimentResumed(event_id="r", entity_id=EXP, at=1e5, reason="fixed"))
+    later = serve(
+        ledger,
+        2000,
+        rng,
+        reward={"old": 0.5, "new": 0.5},
+        cost={"old": 0.01, "new": 0.01},
+        start=10**5,
+    )
+    assert later == [] and ledger.lifecycle.status is Status.RUNNING
