@@ -279,3 +279,48 @@ def test_a_guardrail_pause_then_resume_judges_fresh_data() -> None:
         start=10**5,
     )
     assert later == [] and ledger.lifecycle.status is Status.RUNNING
+
+
+def test_a_rollback_guardrail_ends_a_split_on_its_control() -> None:
+    """A breach of a guardrail configured to roll back completes the split with the control as winner."""
+    plan = {
+        "mode": "split",
+        "control": "old",
+        "look_every": 50,
+        "guardrail_min_samples": 30,
+        "auto_promote": False,
+        "guardrails": [{"metric": "cost", "limit": 0.1, "action": "rollback"}],
+    }
+    ledger = created(plan)
+    events = serve(
+        ledger,
+        3000,
+        np.random.default_rng(9),
+        reward={"old": 0.5, "new": 0.5},
+        cost={"old": 0.01, "new": 0.02},
+    )
+    assert events == [GuardrailBreached, ExperimentCompleted]
+    assert (ledger.lifecycle.status, ledger.lifecycle.winner) == (Status.COMPLETE, "old")
+    assert ledger.lifecycle.reason.startswith("rolled back to old: new: guardrail breached: cost")
+
+
+def test_the_maximum_duration_ends_a_split_in_event_time() -> None:
+    """A split without a winner completes once event time passes max_duration_s, control kept."""
+    plan = {
+        "mode": "split",
+        "control": "old",
+        "look_every": 100,
+        "stopping": {"min_samples_per_variant": 200, "max_duration_s": 1500.0},
+    }
+    ledger = created(plan)
+    events = serve(
+        ledger,
+        3000,
+        np.random.default_rng(10),
+        reward={"old": 0.5, "new": 0.5},
+        cost={"old": 0.01, "new": 0.01},
+    )
+    assert events == [ExperimentCompleted]
+    assert ledger.lifecycle.winner == "old"
+    assert "max_duration" in ledger.lifecycle.reason
+    assert 1500.0 <= ledger.lifecycle.changed_at < 1700.0
