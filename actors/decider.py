@@ -19,6 +19,8 @@ import msgspec
 from actors.catalogue import Eligibility, eligible_arms
 from actors.context_features import ContextError
 from actors.experiment_ledger import ExperimentLedger
+from actors.experiments.assignment import Split, in_fraction
+from actors.experiments.lifecycle import Status
 from actors.policies import DecisionRngs
 from actors.policies.base import FloatArray
 from events.schema import DecisionMade
@@ -113,6 +115,11 @@ def decide_many(
             "invalid_transition", f"experiment {ledger.entity_id!r} is archived"
         )
         return [archived] * len(requests)
+    if ledger.lifecycle.status is not Status.RUNNING:
+        return [
+            _not_running_or_refused(ledger, r, d, now)
+            for r, d in zip(requests, decision_ids, strict=True)
+        ]
     results: list[tuple[Decision, DecisionMade] | DecisionRefused | None] = [None] * len(requests)
     vectors: list[FloatArray | None] = [None] * len(requests)
     missing_of: list[list[str]] = [[] for _ in requests]
@@ -127,7 +134,21 @@ def decide_many(
         eligible, removed_of[i] = eligible_arms(
             settings.catalogue, policy.arms, request.constraints or _NO_LIMITS
         )
-        if eligible:
+        planned = planned_arm(ledger, request, decision_ids[i], eligible)
+        if planned is not None:
+            results[i] = _decided(
+                ledger,
+                request,
+                decision_ids[i],
+                now,
+                planned[0],
+                planned[1],
+                vectors[i],
+                missing_of[i],
+                removed_of[i],
+                reason=None,
+            )
+        elif eligible:
             groups.setdefault(tuple(eligible), []).append(i)
         elif ledger.fallback_arm is not None:
             results[i] = _decided(
@@ -208,6 +229,95 @@ def _decided(
         missing_features=tuple(missing),
     )
     return decision, event
+
+
+def planned_arm(
+    ledger: ExperimentLedger, request: DecideRequest, decision_id: str, eligible: list[str]
+) -> tuple[str, float] | None:
+    """The arm of a ``split`` or ``canary`` experiment, sticky by the request's unit id.
+
+    The unit is ``context[unit_key]`` (default ``unit_id``), else the ``request_id``, else
+    the decision id (then not sticky). The propensity is the arm's share of units. An arm the
+    request's constraints rule out is not served by the plan: the policy (or fallback)
+    decides instead, as for any request. None for a ``policy`` experiment.
+    """
+    settings = ledger.settings
+    if settings is None or not settings.experiment.analysed:
+        return None
+    plan = settings.experiment
+    raw = request.context.get(plan.unit_key)
+    unit = str(raw) if raw is not None else (request.request_id or decision_id)
+    if plan.mode == "canary":
+        fraction = ledger.analysis.canary_fraction(plan)
+        assert plan.challenger is not None
+        assert plan.control is not None
+        if in_fraction(unit, ledger.entity_id, fraction):
+            arm, propensity = plan.challenger, fraction
+        else:
+            arm, propensity = plan.control, 1.0 - fraction
+    else:
+        active = [a for a in ledger.arms if a not in ledger.retired_arms]
+        split = Split(
+            variants=tuple(active),
+            weights=tuple(plan.weights.get(a, 1.0) if plan.weights else 1.0 for a in active),
+        )
+        arm = split.assign(unit, ledger.entity_id)
+        propensity = split.shares[arm]
+    return (arm, propensity) if arm in eligible else None
+
+
+def _not_running(
+    ledger: ExperimentLedger, request: DecideRequest, *, decision_id: str, now: float
+) -> tuple[Decision, DecisionMade]:
+    """A draft, paused or complete experiment serves its champion: the promoted arm or the
+    winner, else the plan's control, else the fallback arm.
+
+    The reply says why in ``reason`` (``experiment_draft``, ``experiment_paused``,
+    ``experiment_complete``) with ``fallback: true``, so a client can tell it from a choice of
+    the policy. The decision is logged like any other (its outcome still arrives), and the
+    ledger marks it as not serving the experiment so the policy does not learn from it.
+    Without a champion or fallback arm there is nothing to serve: a ``not_running`` error.
+    """
+    status = ledger.lifecycle.status
+    settings = ledger.settings
+    control = settings.experiment.control if settings is not None else None
+    arm = ledger.lifecycle.serving_arm(control if control is not None else ledger.fallback_arm)
+    if arm is None:
+        raise DecisionRefused(
+            "not_running",
+            f"experiment {ledger.entity_id!r} is {status.value} and has no champion or "
+            "fallback arm to serve",
+        )
+    spec = settings.catalogue.get(arm) if settings is not None else None
+    decision = Decision(
+        decision_id=decision_id,
+        experiment=ledger.entity_id,
+        arm=arm,
+        propensity=1.0,
+        fallback=True,
+        reason=f"experiment_{status.value}",
+        params=dict(spec.params) if spec is not None else {},
+        model=spec.model if spec is not None else None,
+    )
+    event = DecisionMade(
+        event_id=decision_id,
+        entity_id=ledger.entity_id,
+        at=now,
+        decision_id=decision_id,
+        arm=arm,
+        propensity=1.0,
+        context=request.context,
+    )
+    return decision, event
+
+
+def _not_running_or_refused(
+    ledger: ExperimentLedger, request: DecideRequest, decision_id: str, now: float
+) -> tuple[Decision, DecisionMade] | DecisionRefused:
+    try:
+        return _not_running(ledger, request, decision_id=decision_id, now=now)
+    except DecisionRefused as refused:
+        return refused
 
 
 def fallback_decision(

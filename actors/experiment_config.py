@@ -14,6 +14,7 @@ import msgspec
 
 from actors.catalogue import ArmSpec
 from actors.drift.monitor import DriftMonitor
+from actors.experiments.plan import ExperimentPlan, PlanError, check_plan
 from actors.feature_schema import FeatureSchema
 from actors.policies import POLICIES, Policy, make_policy
 from actors.reward import RewardSpec
@@ -36,6 +37,8 @@ class ExperimentConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     drift: dict[str, Any] | None = None
     """Drift monitoring of every arm: ``{"detectors": [...], "rules": [...]}`` as
     :meth:`actors.drift.monitor.DriftMonitor.from_config` reads it."""
+    experiment: ExperimentPlan = msgspec.field(default_factory=ExperimentPlan)
+    """Allocation (policy / fixed split / canary), guardrails and stopping rule."""
 
 
 class ConfigError(ValueError):
@@ -68,6 +71,10 @@ def parse_config(raw: dict[str, Any], arms: Sequence[str]) -> ExperimentConfig:
         raise ConfigError("config.catalogue", f"catalogue names arms that do not exist: {unknown}")
     if config.pending_capacity < 1 or not config.pending_ttl_s > 0:
         raise ConfigError("config.pending_capacity", "pending limits must be positive")
+    try:
+        check_plan(config.experiment, arms)
+    except PlanError as exc:
+        raise ConfigError(exc.field, exc.message) from exc
     try:
         build_policy(config, arms)
     except ValueError as exc:

@@ -20,9 +20,13 @@ from actors.catalogue import cost_of
 from actors.context_features import ContextEncoder, ContextError
 from actors.drift.monitor import DriftMonitor
 from actors.drift_response import alarms_of, apply_action
+from actors.experiment_analysis import Analysis
 from actors.experiment_config import ExperimentConfig, build_policy
+from actors.experiment_lifecycle import LIFECYCLE_EVENTS, LifecycleState
+from actors.experiments.lifecycle import Status
 from actors.policies import Policy, policy_from_bytes
 from actors.reward import composite_reward
+from actors.statistics import SampleSummary
 from events.codec import decode, encode
 from events.schema import (
     ArmAdded,
@@ -59,6 +63,9 @@ class PendingDecision(msgspec.Struct, array_like=True):
     at: float
     x: bytes | None = None
     """The context vector the decision was made with (float64, little-endian), if contextual."""
+    serving: bool = True
+    """Made while the experiment ran; a decision served while it was paused, a draft or
+    complete (the champion or fallback) joins its outcome but teaches the policy nothing."""
 
 
 _DRIFT_APPLIED_KEPT = 1024
@@ -111,6 +118,13 @@ class ExperimentLedger(Aggregate, kw_only=True, dict=True):
     drift_actions_applied: int = 0
     drift_errors: int = 0
     """Outcomes whose watched metric was not a finite number (the detector skipped them)."""
+    lifecycle: LifecycleState = msgspec.field(default_factory=LifecycleState)
+    """Draft / running / paused / complete / archived, the champion, breaches and canary."""
+    analysis: Analysis = msgspec.field(default_factory=Analysis)
+    """Guardrails, canary, champion/challenger and SRM of a split or canary experiment."""
+    inactive_outcomes: int = 0
+    """Joined outcomes of decisions served while the experiment was not running: counted in
+    their arm's ``outcomes`` but not learned from or added to the arm's sums."""
 
     def __post_init__(self) -> None:
         # Built in Python with ints, a float field would round-trip to another digest.
@@ -175,6 +189,7 @@ class ExperimentLedger(Aggregate, kw_only=True, dict=True):
                 self.pending_ttl_s = float(settings.pending_ttl_s)
             for arm in event.arms:
                 self.arms.setdefault(arm, ArmStats())
+            self.lifecycle.create(event)
             self._configure(None)
         elif isinstance(event, ArmAdded):
             self._add_arm(event)
@@ -182,6 +197,10 @@ class ExperimentLedger(Aggregate, kw_only=True, dict=True):
             self._retire_arm(event)
         elif isinstance(event, ExperimentArchived):
             self.archived = True
+            self.lifecycle.apply(event, self.arms)
+        elif isinstance(event, LIFECYCLE_EVENTS) and self.created:
+            self.lifecycle.apply(event, self.arms)
+            self.analysis.applied(event, self._rewarded(self._plan_challenger()))
         elif isinstance(event, DriftDetected):
             self._drift_detected(event)
         self._expire()
@@ -215,7 +234,13 @@ class ExperimentLedger(Aggregate, kw_only=True, dict=True):
         x_bytes: bytes | None = None
         if self.policy is not None and self.policy.contextual:
             x_bytes = self._decided_vector(event)
-        self.pending[event.decision_id] = PendingDecision(event.arm, float(event.at), x_bytes)
+        serving = self.lifecycle.status is Status.RUNNING
+        if serving and self.settings is not None and self.settings.experiment.analysed:
+            counts = self.analysis.decisions
+            counts[event.arm] = counts.get(event.arm, 0) + 1
+        self.pending[event.decision_id] = PendingDecision(
+            event.arm, float(event.at), x_bytes, serving
+        )
         if len(self.pending) > self.pending_capacity:
             self._pop_oldest_pending()
             self.expired_decisions += 1
@@ -250,6 +275,9 @@ class ExperimentLedger(Aggregate, kw_only=True, dict=True):
             self._pop_oldest_resolved()
         stats = self.arms[decision.arm]
         stats.outcomes += 1
+        if not decision.serving:
+            self.inactive_outcomes += 1
+            return
         cost = (
             event.cost_usd if event.cost_usd is not None else self._token_cost(decision.arm, event)
         )
@@ -274,6 +302,38 @@ class ExperimentLedger(Aggregate, kw_only=True, dict=True):
             stats.latency_ms_sum += event.latency_ms
         if event.error:
             stats.errors += 1
+        if self.settings is not None and self.settings.experiment.analysed:
+            self._analyse(decision.arm, event, cost)
+
+    def _analyse(self, arm: str, event: OutcomeObserved, cost: float | None) -> None:
+        """Add the outcome's guardrail metrics; every ``look_every`` of them, take a look."""
+        assert self.settings is not None
+        plan = self.settings.experiment
+        self.analysis.observe(
+            arm, quality=event.quality, cost_usd=cost, latency_ms=event.latency_ms
+        )
+        if self.analysis.since_look < plan.look_every:
+            return
+        started = self.lifecycle.started_at
+        self.analysis.look(
+            self.entity_id,
+            plan,
+            arms=[a for a in self.arms if a not in self.retired_arms],
+            rewards={
+                a: SampleSummary.from_sums(s.rewarded, s.reward_sum, s.reward_sumsq)
+                for a, s in self.arms.items()
+            },
+            decisions=self.analysis.decisions,
+            status=self.lifecycle.status,
+            elapsed_s=0.0 if started is None else self.watermark - started,
+        )
+
+    def _plan_challenger(self) -> str | None:
+        return self.settings.experiment.challenger if self.settings is not None else None
+
+    def _rewarded(self, arm: str | None) -> int:
+        stats = self.arms.get(arm) if arm is not None else None
+        return stats.rewarded if stats is not None else 0
 
     def _watch_drift(self, arm: str, event: OutcomeObserved, reward: float | None) -> None:
         if self.drift is None:
@@ -353,6 +413,15 @@ class ExperimentLedger(Aggregate, kw_only=True, dict=True):
             "experiment": self.entity_id,
             "created": self.created,
             "archived": self.archived,
+            "status": self.lifecycle.status.value,
+            "champion": self.lifecycle.champion,
+            "status_reason": self.lifecycle.reason,
+            "canary": self.analysis.canary.status
+            if self.settings is not None and self.settings.experiment.mode == "canary"
+            else None,
+            "guardrail_breaches": dict(self.lifecycle.breaches),
+            "srm": self.lifecycle.srm or None,
+            "looks": self.analysis.looks,
             "events_applied": self.events_applied,
             "pending_decisions": len(self.pending),
             "expired_decisions": self.expired_decisions,

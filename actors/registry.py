@@ -17,8 +17,9 @@ ARCHIVAL_EVENTS: Final[dict[type[Event], str]] = {ExperimentArchived: "experimen
 
 def _decision_service(host: Any, nc: Any) -> Any:
     from actors.decision_service import DecisionService
+    from actors.experiment_supervisor import ExperimentSupervisor, ServicesTogether
 
-    return DecisionService(host, nc)
+    return ServicesTogether(DecisionService(host, nc), ExperimentSupervisor(host, nc))
 
 
 SERVICES: Final[dict[str, Callable[[Any, Any], Any]]] = {"experiment": _decision_service}

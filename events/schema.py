@@ -48,6 +48,9 @@ class ExperimentCreated(Event, frozen=True, kw_only=True):
     config: dict[str, Any] = msgspec.field(default_factory=dict)
     """Policy, features, catalogue and reward, validated by ``actors.experiment_config``
     before the event is appended; empty means the defaults."""
+    draft: bool = False
+    """Created as a draft: it serves no experiment traffic until ``ExperimentStarted``. The
+    default (False) keeps the original meaning: an experiment runs from its creation."""
 
 
 class ExperimentArchived(Event, frozen=True, kw_only=True):
@@ -164,6 +167,102 @@ class DriftDetected(Event, frozen=True, kw_only=True):
     """The event whose observation completed the detection (usually an ``OutcomeObserved``)."""
 
 
+class ExperimentStarted(Event, frozen=True, kw_only=True):
+    """A draft experiment starts serving (Draft -> Running)."""
+
+    ENTITY_KIND: ClassVar[str] = "experiment"
+    CHANNEL: ClassVar[str] = "lifecycle"
+
+    reason: str = ""
+
+
+class ExperimentPaused(Event, frozen=True, kw_only=True):
+    """A running experiment stops serving its variants; decide answers with the fallback or
+    champion until it resumes. Appended by an operator or by a breached guardrail."""
+
+    ENTITY_KIND: ClassVar[str] = "experiment"
+    CHANNEL: ClassVar[str] = "lifecycle"
+
+    reason: str = ""
+
+
+class ExperimentResumed(Event, frozen=True, kw_only=True):
+    """A paused experiment serves its variants again (Paused -> Running)."""
+
+    ENTITY_KIND: ClassVar[str] = "experiment"
+    CHANNEL: ClassVar[str] = "lifecycle"
+
+    reason: str = ""
+
+
+class ExperimentCompleted(Event, frozen=True, kw_only=True):
+    """The experiment stopped for good (Running/Paused -> Complete); results are frozen and
+    decide answers with the winner, the champion or the fallback."""
+
+    ENTITY_KIND: ClassVar[str] = "experiment"
+    CHANNEL: ClassVar[str] = "lifecycle"
+
+    reason: str = ""
+    winner: str | None = None
+
+
+class ChallengerPromoted(Event, frozen=True, kw_only=True):
+    """``arm`` becomes the champion (by an operator, or automatically when it is better)."""
+
+    ENTITY_KIND: ClassVar[str] = "experiment"
+    CHANNEL: ClassVar[str] = "lifecycle"
+
+    arm: str
+    previous: str | None = None
+    reason: str = ""
+
+
+class GuardrailBreached(Event, frozen=True, kw_only=True):
+    """A guardrail's always-valid test showed harm beyond its limit; ``action`` follows."""
+
+    ENTITY_KIND: ClassVar[str] = "experiment"
+    CHANNEL: ClassVar[str] = "lifecycle"
+
+    metric: str
+    arm: str
+    action: str
+    """``pause`` or ``rollback``, as the experiment's definition chose."""
+    reason: str = ""
+
+
+class CanaryAdvanced(Event, frozen=True, kw_only=True):
+    """The canary moved to its next stage (``fraction`` of traffic on the challenger)."""
+
+    ENTITY_KIND: ClassVar[str] = "experiment"
+    CHANNEL: ClassVar[str] = "lifecycle"
+
+    stage: int
+    fraction: float
+    reason: str = ""
+
+
+class CanaryRolledBack(Event, frozen=True, kw_only=True):
+    """The canary was rolled back: all traffic returns to the champion."""
+
+    ENTITY_KIND: ClassVar[str] = "experiment"
+    CHANNEL: ClassVar[str] = "lifecycle"
+
+    stage: int
+    reason: str = ""
+
+
+class SampleRatioMismatch(Event, frozen=True, kw_only=True):
+    """The arms' shares of traffic do not match the split (chi-square p below the threshold):
+    the assignment is broken somewhere and the comparison cannot be trusted."""
+
+    ENTITY_KIND: ClassVar[str] = "experiment"
+    CHANNEL: ClassVar[str] = "lifecycle"
+
+    p_value: float
+    observed: dict[str, int] = msgspec.field(default_factory=dict)
+    reason: str = ""
+
+
 AnyEvent = (
     ExperimentCreated
     | ExperimentArchived
@@ -173,6 +272,15 @@ AnyEvent = (
     | OutcomeObserved
     | CheckpointTaken
     | DriftDetected
+    | ExperimentStarted
+    | ExperimentPaused
+    | ExperimentResumed
+    | ExperimentCompleted
+    | ChallengerPromoted
+    | GuardrailBreached
+    | CanaryAdvanced
+    | CanaryRolledBack
+    | SampleRatioMismatch
 )
 """The tagged union the log holds; decode with ``events.codec``."""
 
@@ -187,6 +295,15 @@ EVENT_TYPES: dict[str, type[Event]] = {
         OutcomeObserved,
         CheckpointTaken,
         DriftDetected,
+        ExperimentStarted,
+        ExperimentPaused,
+        ExperimentResumed,
+        ExperimentCompleted,
+        ChallengerPromoted,
+        GuardrailBreached,
+        CanaryAdvanced,
+        CanaryRolledBack,
+        SampleRatioMismatch,
     )
 }
 

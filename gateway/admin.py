@@ -1,4 +1,4 @@
-"""Admin requests over NATS: create and archive experiments.
+"""Admin requests over NATS: create and archive experiments, move them through their lifecycle.
 
 A command is decided against the entity's lifecycle as read from the log, then appended with
 the sequence it was decided on (``Nats-Expected-Last-Subject-Sequence``). If another writer got
@@ -21,11 +21,13 @@ from opentelemetry import trace
 
 from actors.catalogue import ArmSpec
 from actors.experiment_config import ConfigError, parse_config
+from actors.experiment_lifecycle import LIFECYCLE_EVENTS, LifecycleState
 from events.dead_letter import DeadLetterLog
 from events.errors import ConcurrencyConflict
 from events.log import EventLog
 from events.schema import ArmAdded, ArmRetired, Event, ExperimentArchived, ExperimentCreated
 from events.subjects import InvalidEntityId, check_token, entity_subject
+from gateway.lifecycle_requests import LIFECYCLE_ACTIONS, decide_lifecycle, lifecycle_event_id
 from gateway.metrics import ADMIN_REQUESTS
 from gateway.refusals import record_refusal
 from gateway.wire import RequestError, decode_request, encode_reply, is_msgpack
@@ -47,6 +49,8 @@ class CreateExperiment(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Policy, features, catalogue and reward (``actors.experiment_config.ExperimentConfig``)."""
     request_id: str | None = None
     """Makes a retried request idempotent: the same id appends the same event id."""
+    draft: bool = False
+    """Create it as a draft, serving nothing until ``llmopt.admin.experiment.start``."""
 
 
 class ArchiveExperiment(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -95,6 +99,8 @@ class Lifecycle(msgspec.Struct):
     last_seq: int = 0
     event_seqs: dict[str, int] = msgspec.field(default_factory=dict)
     """Event id -> sequence, so a retried request is answered with its first result."""
+    stage: LifecycleState = msgspec.field(default_factory=LifecycleState)
+    """Draft / running / paused / complete / archived and the champion, as the actor folds them."""
 
 
 async def read_lifecycle(event_log: EventLog, experiment_id: str) -> Lifecycle:
@@ -108,8 +114,12 @@ async def read_lifecycle(event_log: EventLog, experiment_id: str) -> Lifecycle:
             if isinstance(event, ExperimentCreated):
                 state.created = True
                 state.arms = list(event.arms)
+                state.stage.create(event)
             elif isinstance(event, ExperimentArchived):
                 state.archived = True
+                state.stage.apply(event, dict.fromkeys(state.arms))
+            elif isinstance(event, LIFECYCLE_EVENTS):
+                state.stage.apply(event, dict.fromkeys(state.arms))
             elif isinstance(event, ArmAdded) and event.arm not in state.arms:
                 state.arms.append(event.arm)
             elif isinstance(event, ArmRetired) and event.arm in state.arms:
@@ -134,6 +144,7 @@ def decide_create(state: Lifecycle, request: CreateExperiment, now: float) -> Ev
         fallback_arm=request.fallback_arm,
         description=request.description,
         config=request.config,
+        draft=request.draft,
     )
 
 
@@ -248,6 +259,8 @@ class AdminService:
             "experiment.add_arm": self._add_arm,
             "experiment.retire_arm": self._retire_arm,
         }
+        for action in LIFECYCLE_ACTIONS:
+            routes[f"experiment.{action}"] = self._lifecycle(action)
         for name, handler in routes.items():
             subject = f"{ADMIN_PREFIX}.{name}"
             self._subs.append(
@@ -311,6 +324,25 @@ class AdminService:
         return await self._execute(
             request.experiment_id, lambda state: decide_retire_arm(state, request, time.time())
         )
+
+    def _lifecycle(self, action: str) -> Callable[[Msg], Awaitable[Accepted]]:
+        """Handles ``llmopt.admin.experiment.<action>`` (``gateway.lifecycle_requests``)."""
+
+        async def handle(msg: Msg) -> Accepted:
+            request = decode_request(
+                msg.data, LIFECYCLE_ACTIONS[action], msgpack=is_msgpack(msg.headers)
+            )
+            _check_id(request.experiment_id)
+            event_id = lifecycle_event_id(action, request)
+
+            def decide(state: Lifecycle) -> Event:
+                if event_id in state.event_seqs:
+                    raise AlreadyApplied(state.event_seqs[event_id])
+                return decide_lifecycle(action, state, request, event_id, time.time())
+
+            return await self._execute(request.experiment_id, decide)
+
+        return handle
 
     async def _execute(self, experiment_id: str, decide: Callable[[Lifecycle], Event]) -> Accepted:
         for _attempt in range(CONFLICT_RETRIES):

@@ -1,4 +1,4 @@
-"""The ``llmopt`` command: serve, replay, events, report."""
+"""The ``llmopt`` command: serve, replay, events, report, experiment."""
 
 from __future__ import annotations
 
@@ -76,6 +76,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--json", action="store_true", help="print JSON")
     report.add_argument("--plots", metavar="DIR", help="write PNG plots and index.html here")
+    from llmopt.experiment_cli import add_parser as add_experiment_parser
+
+    add_experiment_parser(sub)
     return parser
 
 
@@ -106,6 +109,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_replay(settings, args))
     if args.command == "report":
         return asyncio.run(_report(settings, args))
+    if args.command == "experiment":
+        from llmopt.experiment_cli import main as experiment_main
+
+        return experiment_main(settings, args)
     return asyncio.run(_events(settings, args))
 
 

@@ -23,13 +23,22 @@ from events.schema import (
     AnyEvent,
     ArmAdded,
     ArmRetired,
+    CanaryAdvanced,
+    CanaryRolledBack,
+    ChallengerPromoted,
     CheckpointTaken,
     DecisionMade,
     DriftDetected,
     Event,
     ExperimentArchived,
+    ExperimentCompleted,
     ExperimentCreated,
+    ExperimentPaused,
+    ExperimentResumed,
+    ExperimentStarted,
+    GuardrailBreached,
     OutcomeObserved,
+    SampleRatioMismatch,
 )
 
 DETERMINISTIC = settings(
@@ -113,6 +122,7 @@ def experiment_created_events(
         seed=draw(st.integers(min_value=0, max_value=2**32 - 1)),
         fallback_arm=draw(_optional(st.sampled_from(arms))),
         description=draw(st.text(max_size=12)),
+        draft=draw(st.booleans()),
     )
 
 
@@ -257,6 +267,54 @@ def drift_detected_events(
     )
 
 
+def _lifecycle_events(cls: type[Event], prefix: str, **fields: Any) -> st.SearchStrategy[Any]:
+    """Events of one lifecycle type with drawn ids, times, reasons and ``fields``."""
+    return st.builds(
+        cls,
+        event_id=st.builds(lambda t: f"{prefix}:{t}", tokens),
+        entity_id=tokens,
+        at=event_times,
+        reason=st.text(max_size=12),
+        **fields,
+    )
+
+
+LIFECYCLE_STRATEGIES: dict[type[Event], st.SearchStrategy[Any]] = {
+    ExperimentStarted: _lifecycle_events(ExperimentStarted, "start"),
+    ExperimentPaused: _lifecycle_events(ExperimentPaused, "pause"),
+    ExperimentResumed: _lifecycle_events(ExperimentResumed, "resume"),
+    ExperimentCompleted: _lifecycle_events(
+        ExperimentCompleted, "stop", winner=_optional(arm_names)
+    ),
+    ChallengerPromoted: _lifecycle_events(
+        ChallengerPromoted, "promote", arm=arm_names, previous=_optional(arm_names)
+    ),
+    GuardrailBreached: _lifecycle_events(
+        GuardrailBreached,
+        "breach",
+        metric=st.sampled_from(["quality", "cost", "latency_p95"]),
+        arm=arm_names,
+        action=st.sampled_from(["pause", "rollback"]),
+    ),
+    CanaryAdvanced: _lifecycle_events(
+        CanaryAdvanced,
+        "canary",
+        stage=st.integers(min_value=0, max_value=5),
+        fraction=st.floats(min_value=0.0, max_value=1.0),
+    ),
+    CanaryRolledBack: _lifecycle_events(
+        CanaryRolledBack, "rollback", stage=st.integers(min_value=0, max_value=5)
+    ),
+    SampleRatioMismatch: _lifecycle_events(
+        SampleRatioMismatch,
+        "srm",
+        p_value=st.floats(min_value=0.0, max_value=1.0),
+        observed=st.dictionaries(arm_names, st.integers(min_value=0, max_value=10**6), max_size=3),
+    ),
+}
+"""The experiment-lifecycle events (issue 4): start, pause, resume, stop, promotion, guardrail
+breach, canary stage and rollback."""
+
 EVENTS_BY_TYPE: dict[type[Event], st.SearchStrategy[Any]] = {
     ExperimentCreated: experiment_created_events(),
     ExperimentArchived: experiment_archived_events(),
@@ -266,6 +324,7 @@ EVENTS_BY_TYPE: dict[type[Event], st.SearchStrategy[Any]] = {
     OutcomeObserved: outcome_events(),
     CheckpointTaken: checkpoint_events(),
     DriftDetected: drift_detected_events(),
+    **LIFECYCLE_STRATEGIES,
 }
 """One strategy per event type; a new type in ``EVENT_TYPES`` must get one here."""
 
@@ -326,6 +385,39 @@ SAMPLE_EVENTS: dict[type[Event], AnyEvent] = {
         arm="b",
         action={"kind": "down_weight_arm", "factor": 0.5},
         cause_event_id="o-1",
+    ),
+    ExperimentStarted: ExperimentStarted(event_id="start:exp-1:r5", entity_id="exp-1", at=T0 + 5),
+    ExperimentPaused: ExperimentPaused(
+        event_id="pause:exp-1:r6", entity_id="exp-1", at=T0 + 6, reason="investigating"
+    ),
+    ExperimentResumed: ExperimentResumed(event_id="resume:exp-1:r7", entity_id="exp-1", at=T0 + 7),
+    ExperimentCompleted: ExperimentCompleted(
+        event_id="stop:exp-1:r8", entity_id="exp-1", at=T0 + 8, winner="a"
+    ),
+    ChallengerPromoted: ChallengerPromoted(
+        event_id="promote:exp-1:r9", entity_id="exp-1", at=T0 + 9, arm="b", previous="a"
+    ),
+    GuardrailBreached: GuardrailBreached(
+        event_id="breach:exp-1:r10",
+        entity_id="exp-1",
+        at=T0 + 10,
+        metric="cost",
+        arm="b",
+        action="pause",
+        reason="cost rose 40%",
+    ),
+    CanaryAdvanced: CanaryAdvanced(
+        event_id="canary:exp-1:r11", entity_id="exp-1", at=T0 + 11, stage=1, fraction=0.25
+    ),
+    CanaryRolledBack: CanaryRolledBack(
+        event_id="rollback:exp-1:r12", entity_id="exp-1", at=T0 + 12, stage=1
+    ),
+    SampleRatioMismatch: SampleRatioMismatch(
+        event_id="srm:exp-1:r13",
+        entity_id="exp-1",
+        at=T0 + 13,
+        p_value=1e-6,
+        observed={"a": 600, "b": 400},
     ),
 }
 """One fixed, valid event per type, for table tests."""
