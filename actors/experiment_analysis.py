@@ -8,10 +8,10 @@ every look), then decides what the experiment should do next and keeps that as
 :class:`Proposal` s: a guardrail breach (then pause, or roll back), a canary stage advanced or
 completed, a challenger promoted and the experiment completed, a sample-ratio mismatch.
 
-A proposal is not an action. The experiment's supervisor (``actors.experiment_supervisor``)
-appends the proposed events to the log under the proposal's deterministic event id (so a
-repeated proposal is deduplicated by the log), and the proposal disappears when its event
-is folded. So the decisions are pure functions of the log, and the log records them.
+A proposal is not an action. The experiment's actor appends the proposed events to the log
+(the ledger's ``outbox``, sent by ``actors.host``) under the proposal's deterministic event id
+(so a repeated proposal is deduplicated by the log), and the proposal disappears when its
+event is folded. So the decisions are pure functions of the log, and the log records them.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from actors.catalogue import cost_of
 from actors.context_features import ContextEncoder, ContextError
 from actors.drift.monitor import DriftMonitor
 from actors.drift_response import alarms_of, apply_action
-from actors.experiment_analysis import Analysis
+from actors.experiment_analysis import Analysis, proposal_events
 from actors.experiment_config import ExperimentConfig, build_policy
 from actors.experiment_lifecycle import LIFECYCLE_EVENTS, LifecycleState
 from actors.experiments.lifecycle import Status
@@ -156,8 +156,12 @@ class ExperimentLedger(Aggregate, kw_only=True, dict=True):
         return super().to_bytes()
 
     def outbox(self) -> list[Event]:
-        """Events this state derived that the log does not hold yet (the actor appends them)."""
-        return [decode(raw) for raw in self.drift_outbox.values()]
+        """Events this state derived that the log does not hold yet (the actor appends them):
+        drift alarms, and what the experiment's analysis decided (guardrail breaches, pauses,
+        rollbacks, canary stages, promotions, completions), stamped with the state's event
+        time."""
+        derived = [decode(raw) for raw in self.drift_outbox.values()]
+        return derived + proposal_events(self.entity_id, self.analysis.proposals, self.watermark)
 
     def context_vector(self, context: dict[str, Any]) -> tuple[np.ndarray | None, list[str]]:
         """The policy's input for a request's context (None for a non-contextual policy)."""

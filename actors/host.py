@@ -29,17 +29,16 @@ from opentelemetry import trace
 
 from actors.aggregate import Aggregate
 from actors.checkpoint import CheckpointStore, make_checkpoint
-from actors.drift.telemetry import report_drift
-from actors.registry import SERVICES
+from actors.registry import APPENDED_HOOKS, SERVICES
 from events.codec import decode
 from events.errors import ConcurrencyConflict
 from events.log import LOG_STREAM, EventLog
 from events.pull_consumer import PullConsumer
-from events.schema import CheckpointTaken, DriftDetected
+from events.schema import CheckpointTaken
 from events.subjects import entity_filter, entity_subject
 from gateway.actor_metrics import publish_forever
 from gateway.connection import connect
-from gateway.metrics import TRAINING_UPDATE_LATENCY
+from gateway.metrics import DERIVED_EVENTS, TRAINING_UPDATE_LATENCY
 from llmopt.settings import Settings
 
 log = logging.getLogger("llmopt.actor")
@@ -104,6 +103,8 @@ class EntityHost:
         """Time spent decoding and folding the events of the current pull."""
         self._fold_latency = TRAINING_UPDATE_LATENCY.labels(self.kind, entity_id)
         self._metrics_task: asyncio.Task[None] | None = None
+        self._outbox_sent: set[str] = set()
+        """Derived events appended in this run and not yet folded back."""
         """The checkpoint being stored, if any (see :meth:`_checkpoint_or_defer`)."""
 
     async def _start_service(self) -> None:
@@ -300,20 +301,48 @@ class EntityHost:
                 await self._checkpoint_or_defer(event_log)
 
     async def _send_outbox(self, event_log: EventLog) -> None:
-        """Append what the fold derived (e.g. drift alarms). Only once caught up: during
-        recovery the log may already hold them further on. A failed append is retried after
-        the next batch; the event stays in the outbox until folded."""
-        for event in self.state.outbox():
+        """Append what the fold derived (drift alarms, an experiment's automatic actions).
+
+        Only once caught up: during recovery the log may already hold them further on. Each
+        is appended once per run (its id comes from its cause, so a restart that appends it
+        again is dropped by the log) and stays in the state's outbox until folded back; a
+        failed append is retried after the next batch.
+        """
+        outbox = self.state.outbox()
+        pending = {event.event_id for event in outbox}
+        self._outbox_sent &= pending
+        for event in outbox:
+            if event.event_id in self._outbox_sent:
+                continue
+            name = type(event).__name__
             try:
-                appended = await event_log.append(event)
+                with tracer.start_as_current_span(
+                    "derived_event_append", attributes={"event": name}
+                ):
+                    appended = await event_log.append(event)
             except Exception as exc:
                 log.warning(
-                    "outbox append failed; retrying later",
+                    "derived event not appended; retrying later",
                     extra={"kind": self.kind, "entity_id": self.entity_id, "error": repr(exc)},
                 )
                 return
-            if isinstance(event, DriftDetected) and not appended.duplicate:
-                report_drift(event)
+            self._outbox_sent.add(event.event_id)
+            if appended.duplicate:
+                continue
+            DERIVED_EVENTS.labels(self.kind, name).inc()
+            log.info(
+                "derived event appended",
+                extra={
+                    "kind": self.kind,
+                    "entity_id": self.entity_id,
+                    "event_type": name,
+                    "event_id": event.event_id,
+                    "reason": getattr(event, "reason", ""),
+                },
+            )
+            hook = APPENDED_HOOKS.get(type(event))
+            if hook is not None:
+                hook(event)
 
     def _record_fold(self, delivered: int) -> None:
         """Time and trace the fold of one pulled batch (``ml_training_update`` with its

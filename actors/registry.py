@@ -7,8 +7,9 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from actors.aggregate import Aggregate
+from actors.drift.telemetry import report_drift
 from actors.experiment_ledger import ExperimentLedger
-from events.schema import Event, ExperimentArchived, ExperimentCreated
+from events.schema import DriftDetected, Event, ExperimentArchived, ExperimentCreated
 
 AGGREGATES: Final[dict[str, type[Aggregate]]] = {ExperimentLedger.KIND: ExperimentLedger}
 CREATION_EVENTS: Final[dict[type[Event], str]] = {ExperimentCreated: "experiment"}
@@ -17,13 +18,16 @@ ARCHIVAL_EVENTS: Final[dict[type[Event], str]] = {ExperimentArchived: "experimen
 
 def _decision_service(host: Any, nc: Any) -> Any:
     from actors.decision_service import DecisionService
-    from actors.experiment_supervisor import ExperimentSupervisor, ServicesTogether
 
-    return ServicesTogether(DecisionService(host, nc), ExperimentSupervisor(host, nc))
+    return DecisionService(host, nc)
 
 
 SERVICES: Final[dict[str, Callable[[Any, Any], Any]]] = {"experiment": _decision_service}
 """Request handlers an actor of the kind runs once it has recovered (lazy: NATS-bound)."""
+
+APPENDED_HOOKS: Final[dict[type[Event], Callable[[Any], None]]] = {DriftDetected: report_drift}
+"""What the actor does once it has appended an event its state derived (telemetry: counted
+once per append, never on replay)."""
 
 
 def aggregate_for(kind: str) -> type[Aggregate]:

@@ -68,3 +68,10 @@ CONSUMER_LAG = Gauge(
     "Log events a JetStream consumer (an actor or a projection) has not yet been delivered",
     ["consumer"],
 )
+DERIVED_EVENTS = Counter(
+    "llmopt_derived_events_total",
+    "Events an actor's state derived and the actor appended: drift alarms, guardrail breaches, "
+    "pauses, rollbacks, canary stages, promotions, completions, sample-ratio mismatches",
+    ["kind", "event"],
+    registry=ACTOR_REGISTRY,
+)
