@@ -1,0 +1,141 @@
+"""A mergeable streaming quantile sketch with a relative-error guarantee: DDSketch.
+
+Masson, Rim and Lee, "DDSketch: A fast and fully-mergeable quantile sketch with
+relative-error guarantees", PVLDB 12(12), 2019. A value ``x > 0`` goes to bucket
+``k = ceil(log_gamma(x))`` with ``gamma = (1 + alpha) / (1 - alpha)``; bucket ``k`` covers
+``(gamma**(k-1), gamma**k]`` and is read back as ``2 * gamma**k / (gamma + 1)``, which is within a
+factor ``alpha`` of every value in it. Hence the guarantee this module is tested against:
+
+    for every q, ``|quantile(q) - x_q| <= alpha * |x_q|``
+
+where ``x_q`` is the element of rank ``floor(q * (n - 1))`` of the sorted values (numpy's
+``method="lower"``), as long as no bucket has been collapsed. Negative values use a mirrored
+store and values with ``|x| < MIN_INDEXABLE`` count as zero (their error is below that).
+
+Why not the ``ddsketch`` package (Datadog, PyPI 3.0.1)? Its ``DenseStore`` keeps a list of
+float counts whose ``offset`` and length depend on the order in which buckets were first hit
+(it grows in chunks), and its only serialisation is protobuf of that dense list: two sketches
+with the same contents, or a merged sketch and its single-pass twin, give different bytes. Our
+states are compared by SHA-256 on replay and must be canonical, so the same algorithm is kept
+here with a sparse store of integer counts that encodes sorted by bucket key.
+
+Memory is bounded by ``max_buckets`` per sign: past it, the lowest buckets are collapsed into
+the lowest kept one (the paper's collapsing store, section 2.2), which keeps the guarantee for
+the upper quantiles (p50/p95/p99 of latency and cost) and counts it in ``collapsed``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import msgspec
+
+MIN_INDEXABLE = 1e-9
+"""Values closer to zero than this are counted as zero."""
+
+
+class QuantileSketch(msgspec.Struct, kw_only=True, dict=True):
+    """DDSketch with relative accuracy ``alpha`` (default 1 %)."""
+
+    DEFAULT_ALPHA: ClassVar[float] = 0.01
+
+    alpha: float = 0.01
+    max_buckets: int = 2048
+    count: int = 0
+    zeros: int = 0
+    positive: dict[int, int] = msgspec.field(default_factory=dict)
+    negative: dict[int, int] = msgspec.field(default_factory=dict)
+    """Bucket key -> count; kept sorted by key so the encoding is canonical."""
+    collapsed: int = 0
+    """Values moved into a lower-accuracy bucket by the collapsing store."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.alpha < 1.0:
+            raise ValueError(f"alpha must be in (0, 1), got {self.alpha}")
+        if self.max_buckets < 1:
+            raise ValueError(f"max_buckets must be >= 1, got {self.max_buckets}")
+        self.alpha = float(self.alpha)
+        gamma = (1.0 + self.alpha) / (1.0 - self.alpha)
+        self._gamma = gamma
+        self._log_gamma = math.log(gamma)
+
+    def _key(self, magnitude: float) -> int:
+        return math.ceil(math.log(magnitude) / self._log_gamma)
+
+    def _value(self, key: int) -> float:
+        return 2.0 * math.exp(key * self._log_gamma) / (self._gamma + 1.0)
+
+    def add(self, x: float) -> None:
+        if not math.isfinite(x):
+            raise ValueError(f"a sketch takes finite values, got {x}")
+        self.count += 1
+        if x > MIN_INDEXABLE:
+            self._insert(self.positive, self._key(x), 1)
+        elif x < -MIN_INDEXABLE:
+            self._insert(self.negative, self._key(-x), 1)
+        else:
+            self.zeros += 1
+
+    def _insert(self, store: dict[int, int], key: int, n: int) -> None:
+        if key in store:
+            store[key] += n
+            return
+        store[key] = n
+        # Keep the dict sorted by key: a new bucket at either end (the usual case) is cheap.
+        keys = list(store)
+        if len(keys) > 1 and not (keys[-2] < key):
+            items = sorted(store.items())
+            store.clear()
+            store.update(items)
+        if len(store) > self.max_buckets:
+            self._collapse(store)
+
+    def _collapse(self, store: dict[int, int]) -> None:
+        """Fold the lowest buckets into the lowest bucket kept (collapsing lowest store)."""
+        items = list(store.items())
+        excess = len(items) - self.max_buckets
+        moved = sum(n for _, n in items[: excess + 1])
+        self.collapsed += sum(n for _, n in items[:excess])
+        store.clear()
+        store[items[excess][0]] = moved
+        store.update(items[excess + 1 :])
+
+    def merge(self, other: QuantileSketch) -> None:
+        """Add ``other``'s counts; both must share ``alpha`` (the buckets must line up)."""
+        if other.alpha != self.alpha:
+            raise ValueError(f"cannot merge sketches of alpha {self.alpha} and {other.alpha}")
+        self.count += other.count
+        self.zeros += other.zeros
+        self.collapsed += other.collapsed
+        for mine, theirs in ((self.positive, other.positive), (self.negative, other.negative)):
+            merged = dict(mine)
+            for key, n in theirs.items():
+                merged[key] = merged.get(key, 0) + n
+            mine.clear()
+            mine.update(sorted(merged.items()))
+            while len(mine) > self.max_buckets:
+                self._collapse(mine)
+
+    def quantile(self, q: float) -> float | None:
+        """The value of rank ``floor(q * (count - 1))`` within relative error ``alpha``;
+        None when empty."""
+        if not 0.0 <= q <= 1.0:
+            raise ValueError(f"q must be in [0, 1], got {q}")
+        if self.count == 0:
+            return None
+        rank = math.floor(q * (self.count - 1))
+        seen = 0
+        # Ascending order: most negative (largest key in the negative store) first.
+        for key in reversed(self.negative):
+            seen += self.negative[key]
+            if seen > rank:
+                return -self._value(key)
+        seen += self.zeros
+        if seen > rank:
+            return 0.0
+        for key, n in self.positive.items():
+            seen += n
+            if seen > rank:
+                return self._value(key)
+        raise AssertionError("sketch counts do not add up to its count")  # pragma: no cover
