@@ -63,10 +63,10 @@ class RunningMoments(msgspec.Struct, kw_only=True, array_like=True):
         self.m2 += other.m2 + delta * delta * self.count * other.count / n
         self.count = n
         self.total += other.total
-        assert self.low is not None and self.high is not None
-        assert other.low is not None and other.high is not None
-        self.low = min(self.low, other.low)
-        self.high = max(self.high, other.high)
+        if other.low is not None and (self.low is None or other.low < self.low):
+            self.low = other.low
+        if other.high is not None and (self.high is None or other.high > self.high):
+            self.high = other.high
 
     @property
     def variance(self) -> float | None:

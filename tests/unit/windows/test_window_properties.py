@@ -19,9 +19,7 @@ WindowId = tuple[str, float, float]
 
 def final_windows(spec: AnyWindow, events: list[Observation]) -> dict[WindowId, WindowResult]:
     """The latest standing result of every window once the input ends."""
-    w = KeyedWindows.of(
-        spec, max_out_of_orderness=OUT_OF_ORDERNESS, allowed_lateness=LATENESS
-    )
+    w = KeyedWindows.of(spec, max_out_of_orderness=OUT_OF_ORDERNESS, allowed_lateness=LATENESS)
     latest: dict[WindowId, WindowResult] = {}
     for result in [r for e in events for r in w.add(e)] + w.close_all():
         wid = (result.key, result.start, result.end)
@@ -63,9 +61,7 @@ def test_any_order_within_the_allowed_lateness_gives_the_same_windows(
 
 @DETERMINISTIC
 @given(st.lists(observations, max_size=30), st.lists(observations, max_size=30))
-def test_accumulator_merge_equals_single_pass(
-    a: list[Observation], b: list[Observation]
-) -> None:
+def test_accumulator_merge_equals_single_pass(a: list[Observation], b: list[Observation]) -> None:
     """Merging the accumulators of two parts of a window equals folding all of it at once."""
     left, right, single = WindowAccumulator(), WindowAccumulator(), WindowAccumulator()
     for e in a:
