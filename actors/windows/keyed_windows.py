@@ -165,6 +165,15 @@ class KeyedWindows(msgspec.Struct, kw_only=True):
         self, key: str, panes: list[Pane], start: float, end: float, out: list[WindowResult]
     ) -> Pane:
         overlapping = [p for p in panes if p.start < end and start < p.end]
+        if len(overlapping) == 1 and not overlapping[0].fired:
+            # The usual case, an open session growing: extend it in place. Its old end stays a
+            # valid lower bound for next_fire/next_purge, which are only ever lower bounds.
+            pane = overlapping[0]
+            if start < pane.start:
+                pane.start = start
+                panes.sort(key=lambda p: p.start)
+            pane.end = max(pane.end, end)
+            return pane
         if len(overlapping) == 1 and overlapping[0].start <= start and end <= overlapping[0].end:
             return overlapping[0]
         merged = Pane(

@@ -14,10 +14,11 @@ store and values with ``|x| < MIN_INDEXABLE`` count as zero (their error is belo
 
 Why not the ``ddsketch`` package (Datadog, PyPI 3.0.1)? Its ``DenseStore`` keeps a list of
 float counts whose ``offset`` and length depend on the order in which buckets were first hit
-(it grows in chunks), and its only serialisation is protobuf of that dense list: two sketches
+(it grows in chunks of 128), and its only serialisation is protobuf of that list: two sketches
 with the same contents, or a merged sketch and its single-pass twin, give different bytes. Our
 states are compared by SHA-256 on replay and must be canonical, so the same algorithm is kept
-here with a sparse store of integer counts that encodes sorted by bucket key.
+here with a dense store of integer counts trimmed to exactly ``[lowest, highest]`` bucket key:
+equal contents, equal bytes, whatever the order of insertion or merging.
 
 Memory is bounded by ``max_buckets`` per sign: past it, the lowest buckets are collapsed into
 the lowest kept one (the paper's collapsing store, section 2.2), which keeps the guarantee for
@@ -35,6 +36,48 @@ MIN_INDEXABLE = 1e-9
 """Values closer to zero than this are counted as zero."""
 
 
+class BucketStore(msgspec.Struct, kw_only=True, array_like=True):
+    """Counts of consecutive bucket keys ``offset, offset + 1, ...``; both ends non-zero."""
+
+    offset: int = 0
+    counts: list[int] = msgspec.field(default_factory=list)
+
+    def add(self, key: int, n: int = 1) -> None:
+        counts = self.counts
+        index = key - self.offset
+        if 0 <= index < len(counts):
+            counts[index] += n
+        elif not counts:
+            self.offset, self.counts = key, [n]
+        elif index < 0:
+            self.counts = [n, *([0] * (-index - 1)), *counts]
+            self.offset = key
+        else:
+            counts.extend([0] * (index - len(counts)))
+            counts.append(n)
+
+    def merge(self, other: BucketStore) -> None:
+        for index, n in enumerate(other.counts):
+            if n:
+                self.add(other.offset + index, n)
+
+    def collapse_to(self, max_buckets: int) -> int:
+        """Fold the lowest buckets into the lowest kept one; returns how many values moved
+        (they now read as that bucket's value: too high by more than alpha)."""
+        excess = len(self.counts) - max_buckets
+        if excess <= 0:
+            return 0
+        moved = sum(self.counts[:excess])
+        self.counts = self.counts[excess:]
+        self.counts[0] += moved
+        self.offset += excess
+        return moved
+
+    def items(self) -> list[tuple[int, int]]:
+        """(key, count) of the non-empty buckets, ascending."""
+        return [(self.offset + i, n) for i, n in enumerate(self.counts) if n]
+
+
 class QuantileSketch(msgspec.Struct, kw_only=True, dict=True):
     """DDSketch with relative accuracy ``alpha`` (default 1 %)."""
 
@@ -44,9 +87,8 @@ class QuantileSketch(msgspec.Struct, kw_only=True, dict=True):
     max_buckets: int = 2048
     count: int = 0
     zeros: int = 0
-    positive: dict[int, int] = msgspec.field(default_factory=dict)
-    negative: dict[int, int] = msgspec.field(default_factory=dict)
-    """Bucket key -> count; kept sorted by key so the encoding is canonical."""
+    positive: BucketStore = msgspec.field(default_factory=BucketStore)
+    negative: BucketStore = msgspec.field(default_factory=BucketStore)
     collapsed: int = 0
     """Values moved into a lower-accuracy bucket by the collapsing store."""
 
@@ -60,9 +102,6 @@ class QuantileSketch(msgspec.Struct, kw_only=True, dict=True):
         self._gamma = gamma
         self._log_gamma = math.log(gamma)
 
-    def _key(self, magnitude: float) -> int:
-        return math.ceil(math.log(magnitude) / self._log_gamma)
-
     def _value(self, key: int) -> float:
         return 2.0 * math.exp(key * self._log_gamma) / (self._gamma + 1.0)
 
@@ -71,35 +110,16 @@ class QuantileSketch(msgspec.Struct, kw_only=True, dict=True):
             raise ValueError(f"a sketch takes finite values, got {x}")
         self.count += 1
         if x > MIN_INDEXABLE:
-            self._insert(self.positive, self._key(x), 1)
+            store = self.positive
+            store.add(math.ceil(math.log(x) / self._log_gamma))
         elif x < -MIN_INDEXABLE:
-            self._insert(self.negative, self._key(-x), 1)
+            store = self.negative
+            store.add(math.ceil(math.log(-x) / self._log_gamma))
         else:
             self.zeros += 1
-
-    def _insert(self, store: dict[int, int], key: int, n: int) -> None:
-        if key in store:
-            store[key] += n
             return
-        store[key] = n
-        # Keep the dict sorted by key: a new bucket at either end (the usual case) is cheap.
-        keys = list(store)
-        if len(keys) > 1 and not (keys[-2] < key):
-            items = sorted(store.items())
-            store.clear()
-            store.update(items)
-        if len(store) > self.max_buckets:
-            self._collapse(store)
-
-    def _collapse(self, store: dict[int, int]) -> None:
-        """Fold the lowest buckets into the lowest bucket kept (collapsing lowest store)."""
-        items = list(store.items())
-        excess = len(items) - self.max_buckets
-        moved = sum(n for _, n in items[: excess + 1])
-        self.collapsed += sum(n for _, n in items[:excess])
-        store.clear()
-        store[items[excess][0]] = moved
-        store.update(items[excess + 1 :])
+        if len(store.counts) > self.max_buckets:
+            self.collapsed += store.collapse_to(self.max_buckets)
 
     def merge(self, other: QuantileSketch) -> None:
         """Add ``other``'s counts; both must share ``alpha`` (the buckets must line up)."""
@@ -109,13 +129,8 @@ class QuantileSketch(msgspec.Struct, kw_only=True, dict=True):
         self.zeros += other.zeros
         self.collapsed += other.collapsed
         for mine, theirs in ((self.positive, other.positive), (self.negative, other.negative)):
-            merged = dict(mine)
-            for key, n in theirs.items():
-                merged[key] = merged.get(key, 0) + n
-            mine.clear()
-            mine.update(sorted(merged.items()))
-            while len(mine) > self.max_buckets:
-                self._collapse(mine)
+            mine.merge(theirs)
+            self.collapsed += mine.collapse_to(self.max_buckets)
 
     def quantile(self, q: float) -> float | None:
         """The value of rank ``floor(q * (count - 1))`` within relative error ``alpha``;
@@ -126,9 +141,9 @@ class QuantileSketch(msgspec.Struct, kw_only=True, dict=True):
             return None
         rank = math.floor(q * (self.count - 1))
         seen = 0
-        # Ascending order: most negative (largest key in the negative store) first.
-        for key in reversed(self.negative):
-            seen += self.negative[key]
+        # Ascending order: the most negative values (largest keys of the negative store) first.
+        for key, n in reversed(self.negative.items()):
+            seen += n
             if seen > rank:
                 return -self._value(key)
         seen += self.zeros

@@ -84,13 +84,14 @@ def test_merge_of_different_alpha_refused() -> None:
 
 
 def test_collapsing_bounds_memory_and_keeps_upper_quantiles() -> None:
-    """Past max_buckets the lowest buckets collapse (counted); p99 keeps its guarantee."""
-    x = np.random.default_rng(5).lognormal(0.0, 4.0, 20_000)
+    """Past max_buckets (a contiguous key range) the lowest buckets collapse, counted; p99
+    keeps its guarantee while its bucket is in the range kept."""
+    x = np.random.default_rng(5).lognormal(0.0, 2.0, 20_000)
     s = sketch_of(x)
-    small = QuantileSketch(max_buckets=200)
+    small = QuantileSketch(max_buckets=300)
     for v in x:
         small.add(float(v))
-    assert len(small.positive) == 200 and small.collapsed > 0
+    assert len(small.positive.counts) == 300 and small.collapsed > 0
     exact = float(np.quantile(x, 0.99, method="lower"))
     assert abs(small.quantile(0.99) - exact) <= 0.01 * exact * (1 + 1e-9)  # type: ignore[operator]
     assert small.count == s.count
