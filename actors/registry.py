@@ -8,11 +8,27 @@ from typing import Any, Final
 
 from actors.aggregate import Aggregate
 from actors.experiment_ledger import ExperimentLedger
-from events.schema import Event, ExperimentArchived, ExperimentCreated
+from actors.feature_window import FeatureWindowAggregate
+from events.schema import (
+    Event,
+    ExperimentArchived,
+    ExperimentCreated,
+    FeatureWindowArchived,
+    FeatureWindowDefined,
+)
 
-AGGREGATES: Final[dict[str, type[Aggregate]]] = {ExperimentLedger.KIND: ExperimentLedger}
-CREATION_EVENTS: Final[dict[type[Event], str]] = {ExperimentCreated: "experiment"}
-ARCHIVAL_EVENTS: Final[dict[type[Event], str]] = {ExperimentArchived: "experiment"}
+AGGREGATES: Final[dict[str, type[Aggregate]]] = {
+    ExperimentLedger.KIND: ExperimentLedger,
+    FeatureWindowAggregate.KIND: FeatureWindowAggregate,
+}
+CREATION_EVENTS: Final[dict[type[Event], str]] = {
+    ExperimentCreated: "experiment",
+    FeatureWindowDefined: "window",
+}
+ARCHIVAL_EVENTS: Final[dict[type[Event], str]] = {
+    ExperimentArchived: "experiment",
+    FeatureWindowArchived: "window",
+}
 
 
 def _decision_service(host: Any, nc: Any) -> Any:
@@ -21,7 +37,16 @@ def _decision_service(host: Any, nc: Any) -> Any:
     return DecisionService(host, nc)
 
 
-SERVICES: Final[dict[str, Callable[[Any, Any], Any]]] = {"experiment": _decision_service}
+def _feature_publisher(host: Any, nc: Any) -> Any:
+    from actors.feature_publisher import FeaturePublisher
+
+    return FeaturePublisher(host, nc)
+
+
+SERVICES: Final[dict[str, Callable[[Any, Any], Any]]] = {
+    "experiment": _decision_service,
+    "window": _feature_publisher,
+}
 """Request handlers an actor of the kind runs once it has recovered (lazy: NATS-bound)."""
 
 

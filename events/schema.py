@@ -125,6 +125,27 @@ class CheckpointTaken(Event, frozen=True, kw_only=True):
     state_version: int
 
 
+class FeatureWindowDefined(Event, frozen=True, kw_only=True):
+    """A feature window exists from here on: which experiment's outcomes it summarises, keyed
+    how, over which windows (``actors.windows.window_config.FeatureWindowConfig`` as JSON,
+    validated before the event is appended). It folds only traffic logged after it."""
+
+    ENTITY_KIND: ClassVar[str] = "window"
+    CHANNEL: ClassVar[str] = "lifecycle"
+
+    config: dict[str, Any] = msgspec.field(default_factory=dict)
+    description: str = ""
+
+
+class FeatureWindowArchived(Event, frozen=True, kw_only=True):
+    """The feature window stops; its history stays in the log."""
+
+    ENTITY_KIND: ClassVar[str] = "window"
+    CHANNEL: ClassVar[str] = "lifecycle"
+
+    reason: str = ""
+
+
 AnyEvent = (
     ExperimentCreated
     | ExperimentArchived
@@ -133,6 +154,8 @@ AnyEvent = (
     | DecisionMade
     | OutcomeObserved
     | CheckpointTaken
+    | FeatureWindowDefined
+    | FeatureWindowArchived
 )
 """The tagged union the log holds; decode with ``events.codec``."""
 
@@ -146,6 +169,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         DecisionMade,
         OutcomeObserved,
         CheckpointTaken,
+        FeatureWindowDefined,
+        FeatureWindowArchived,
     )
 }
 

@@ -23,6 +23,7 @@ from events.log import EventLog
 from gateway.admin import AdminService
 from gateway.connection import connect, start_or_connect
 from gateway.fallback import FallbackStandIn
+from gateway.features import FeatureServer
 from gateway.nats_server import EmbeddedNatsServer
 from gateway.outcomes import OutcomeService
 from llmopt.settings import Settings
@@ -68,6 +69,7 @@ class Services:
         self.admin: AdminService | None = None
         self.outcomes: OutcomeService | None = None
         self.stand_in: FallbackStandIn | None = None
+        self.features: FeatureServer | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -86,6 +88,8 @@ class Services:
         await self.outcomes.start()
         self.stand_in = FallbackStandIn(self.nc, self.event_log, self.directory)
         await self.stand_in.start()
+        self.features = FeatureServer(self.nc)
+        await self.features.start()
         await asyncio.wait_for(self.directory.caught_up.wait(), 60.0)
         log.info("services ready", extra={"nats_url": self.nats_url, "pid": os.getpid()})
 
@@ -96,6 +100,8 @@ class Services:
             await self.outcomes.stop()
         if self.stand_in is not None:
             await self.stand_in.stop()
+        if self.features is not None:
+            await self.features.stop()
         if self.directory is not None:
             self.directory.stop()
         for task in self._tasks:

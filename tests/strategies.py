@@ -28,6 +28,8 @@ from events.schema import (
     Event,
     ExperimentArchived,
     ExperimentCreated,
+    FeatureWindowArchived,
+    FeatureWindowDefined,
     OutcomeObserved,
 )
 
@@ -224,6 +226,46 @@ def checkpoint_events(
     )
 
 
+WINDOW_CONFIG: dict[str, Any] = {
+    "experiment": "exp-1",
+    "metric": "latency_ms",
+    "key_by": ["arm", "tier"],
+    "windows": [
+        {"type": "tumbling", "size": 60.0},
+        {"type": "sliding", "size": 120.0, "slide": 60.0},
+        {"type": "session", "gap": 30.0},
+    ],
+    "max_out_of_orderness": 5.0,
+    "allowed_lateness": 120.0,
+}
+"""A feature window over experiment ``exp-1`` with all three window kinds."""
+
+
+@st.composite
+def window_defined_events(
+    draw: st.DrawFn, entity_id: str | None = None, at: float | None = None
+) -> FeatureWindowDefined:
+    wid = entity_id if entity_id is not None else draw(tokens)
+    return FeatureWindowDefined(
+        event_id=f"define-window:{wid}:{draw(tokens)}",
+        entity_id=wid,
+        at=at if at is not None else draw(event_times),
+        config=WINDOW_CONFIG,
+        description=draw(st.text(max_size=12)),
+    )
+
+
+@st.composite
+def window_archived_events(draw: st.DrawFn, entity_id: str | None = None) -> FeatureWindowArchived:
+    wid = entity_id if entity_id is not None else draw(tokens)
+    return FeatureWindowArchived(
+        event_id=f"archive-window:{wid}:{draw(tokens)}",
+        entity_id=wid,
+        at=draw(event_times),
+        reason=draw(st.text(max_size=12)),
+    )
+
+
 EVENTS_BY_TYPE: dict[type[Event], st.SearchStrategy[Any]] = {
     ExperimentCreated: experiment_created_events(),
     ExperimentArchived: experiment_archived_events(),
@@ -232,6 +274,8 @@ EVENTS_BY_TYPE: dict[type[Event], st.SearchStrategy[Any]] = {
     DecisionMade: decision_events(),
     OutcomeObserved: outcome_events(),
     CheckpointTaken: checkpoint_events(),
+    FeatureWindowDefined: window_defined_events(),
+    FeatureWindowArchived: window_archived_events(),
 }
 """One strategy per event type; a new type in ``EVENT_TYPES`` must get one here."""
 
@@ -277,6 +321,12 @@ SAMPLE_EVENTS: dict[type[Event], AnyEvent] = {
         seq=7,
         digest="0" * 64,
         state_version=1,
+    ),
+    FeatureWindowDefined: FeatureWindowDefined(
+        event_id="define-window:w-1:r1", entity_id="w-1", at=T0, config=WINDOW_CONFIG
+    ),
+    FeatureWindowArchived: FeatureWindowArchived(
+        event_id="archive-window:w-1:r2", entity_id="w-1", at=T0 + 60, reason="done"
     ),
 }
 """One fixed, valid event per type, for table tests."""

@@ -77,3 +77,36 @@ class FeatureSet(msgspec.Struct, frozen=True, kw_only=True):
             if feature.name == name:
                 return feature
         return None
+
+
+WINDOW_FEATURES = FeatureSet(
+    name="window_stats",
+    version=1,
+    features=(
+        FeatureDefinition(
+            name="count",
+            type="int",
+            nullable=False,
+            default=0,
+            description="outcomes in the window",
+        ),
+        FeatureDefinition(
+            name="value_count",
+            type="int",
+            nullable=False,
+            default=0,
+            description="outcomes that carried the metric",
+        ),
+        FeatureDefinition(name="total", default=0.0, description="sum of the metric"),
+        FeatureDefinition(name="mean", description="mean of the metric (Welford)"),
+        FeatureDefinition(name="low", description="smallest value of the metric"),
+        FeatureDefinition(name="high", description="largest value of the metric"),
+        FeatureDefinition(name="std", description="sample standard deviation (Welford/Chan)"),
+        FeatureDefinition(name="error_rate", description="errors / outcomes"),
+        FeatureDefinition(name="cost_total", default=0.0, description="sum of cost_usd"),
+        FeatureDefinition(name="p50", description="median, DDSketch (1 % relative error)"),
+        FeatureDefinition(name="p95", description="95th percentile, DDSketch"),
+        FeatureDefinition(name="p99", description="99th percentile, DDSketch"),
+    ),
+)
+"""What every window publishes per key: the fields of ``WindowStats``, with their defaults."""
