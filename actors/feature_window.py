@@ -115,7 +115,9 @@ class FeatureWindowAggregate(Aggregate, kw_only=True, dict=True):
     def _define(self, event: FeatureWindowDefined) -> None:
         settings = msgspec.convert(event.config, FeatureWindowConfig)
         self.created = True
-        self.config = dict(event.config)
+        # Keys sorted: the state's bytes must not depend on how the event's dict was built
+        # (the log's codec sorts them; an event built in Python keeps its own order).
+        self.config = msgspec.json.decode(msgspec.json.encode(event.config, order="sorted"))
         self.settings = settings
         self.windows = [
             KeyedWindows.of(

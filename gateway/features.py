@@ -92,8 +92,16 @@ class FeatureBatchReply(msgspec.Struct, kw_only=True):
 class FeatureServer:
     """Serves features from an in-memory copy of the bucket, kept current by a KV watch."""
 
-    def __init__(self, nc: Client, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        nc: Client,
+        *,
+        clock: Callable[[], float] = time.time,
+        subjects: tuple[str, str] = (GET_SUBJECT, GET_BATCH_SUBJECT),
+    ) -> None:
         self.nc = nc
+        self.subjects = subjects
+        """(single, batch): tests serve on their own so they never reach another server."""
         self.clock = clock
         """Wall clock (the I/O shell's, never a fold's): injectable so tests can age values."""
         self.records: dict[str, FeatureRecord] = {}
@@ -108,8 +116,8 @@ class FeatureServer:
         self._task = asyncio.get_running_loop().create_task(self._follow())
         await asyncio.wait_for(self.ready.wait(), 30.0)
         self._subs = [
-            await self.nc.subscribe(GET_SUBJECT, queue=QUEUE, cb=self._on_get),
-            await self.nc.subscribe(GET_BATCH_SUBJECT, queue=QUEUE, cb=self._on_get_batch),
+            await self.nc.subscribe(self.subjects[0], queue=QUEUE, cb=self._on_get),
+            await self.nc.subscribe(self.subjects[1], queue=QUEUE, cb=self._on_get_batch),
         ]
 
     async def stop(self) -> None:

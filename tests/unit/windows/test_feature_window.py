@@ -152,6 +152,17 @@ def test_archived_window_stops_folding() -> None:
     assert state.archived and state.decisions == 0
 
 
+def test_state_bytes_do_not_depend_on_config_key_order() -> None:
+    """A definition whose config dict was built in another key order gives the same bytes
+    (the log's codec sorts keys; an event built in Python does not)."""
+    reordered = dict(reversed(list(WINDOW_CONFIG.items())))
+    a = fold([defined()])
+    b = fold(
+        [FeatureWindowDefined(event_id=f"define:{W}", entity_id=W, at=T0 - 1, config=reordered)]
+    )
+    assert a.to_bytes() == b.to_bytes()
+
+
 def test_bad_config_names_the_field() -> None:
     """A window config with no windows or a negative lateness is refused, naming the field."""
     with pytest.raises(ValueError, match="windows"):
