@@ -119,6 +119,7 @@ class FeatureServer:
             await self.nc.subscribe(self.subjects[0], queue=QUEUE, cb=self._on_get),
             await self.nc.subscribe(self.subjects[1], queue=QUEUE, cb=self._on_get_batch),
         ]
+        await self.nc.flush()  # the server knows the subscriptions once start() returns
 
     async def stop(self) -> None:
         for sub in self._subs:

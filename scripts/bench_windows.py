@@ -8,6 +8,13 @@ What is timed is the pure fold (``actors.windows``), the part an actor spends it
 2. All three kinds on the same events (what one window actor with 3 kinds and 10 keys does
    per event): events/s, against the issue's target of 20,000 events/s.
 3. The quantile sketch alone (``QuantileSketch.add``): values/s.
+4. The feature window entity's fold (``FeatureWindowAggregate``, what one window actor runs):
+   3 window kinds, 10 keys (5 arms x 2 tiers), decisions and outcomes of one experiment joined
+   by decision id; log events/s, folded from decoded events and from the log's bytes (decode
+   + fold, as ``EntityHost`` does), against the issue's target of 20,000 events/s.
+5. Feature-store reads: ``FeatureServer.read`` in-process (target p99 < 1 ms) and
+   ``llmopt.features.get`` request-reply over a real nats-server started in a temp dir, one
+   request in flight, the server in this process (target p99 < 2 ms).
 
 Events are drawn from a seeded generator: lognormal latencies, 2 % errors, costs, event times
 advancing ~10 ms per event with a quiet minute every ~2,000 events (so sessions end), 20 % of
@@ -17,22 +24,28 @@ Each figure is the best of ``--repeat`` runs (the machine is shared; the best ru
 least disturbed). Correctness checks (exit status 1 on failure): a state decoded from its bytes
 continues to the same digest, and the windows' counts add up to the events folded.
 
-Usage: ``.venv/bin/python scripts/bench_windows.py [--events 200000] [--repeat 3]``
+Usage: ``.venv/bin/python scripts/bench_windows.py [--events 200000] [--repeat 3] [--reads N]``
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hashlib
+import json
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import msgspec
 import numpy as np
 
+from actors.feature_store import FeatureRecord, feature_bucket, feature_key
+from actors.feature_window import FeatureWindowAggregate
 from actors.windows import (
     AnyWindow,
     KeyedWindows,
@@ -42,7 +55,21 @@ from actors.windows import (
     SlidingWindow,
     TumblingWindow,
 )
-from scripts.bench_common import Report, machine_line, print_report, progress, verdict
+from events.codec import decode, encode
+from events.schema import DecisionMade, Event, FeatureWindowDefined, OutcomeObserved
+from gateway.connection import connect
+from gateway.features import GET_SUBJECT, FeatureRequest, FeatureServer
+from gateway.nats_server import EmbeddedNatsServer, find_nats_server
+from llmopt.settings import Settings
+from scripts.bench_common import (
+    Report,
+    Resources,
+    machine_line,
+    nats_server_version,
+    print_report,
+    progress,
+    verdict,
+)
 
 KINDS: tuple[AnyWindow, ...] = (
     TumblingWindow(size=60.0),
@@ -101,15 +128,174 @@ def digest(w: KeyedWindows) -> str:
     return hashlib.sha256(msgspec.msgpack.encode(w)).hexdigest()
 
 
+def log_events(n: int, seed: int) -> tuple[FeatureWindowDefined, list[Event]]:
+    """A window over 3 kinds and an experiment's traffic: n/2 decisions, each with its outcome
+    0.2-3 s later (so outcomes interleave with later decisions), 10 keys."""
+    rng = np.random.default_rng(seed)
+    definition = FeatureWindowDefined(
+        event_id="define:bench",
+        entity_id="bench",
+        at=T0 - 1,
+        config={
+            "experiment": "exp",
+            "metric": "latency_ms",
+            "key_by": ["arm", "tier"],
+            "windows": [
+                {"type": "tumbling", "size": 60},
+                {"type": "sliding", "size": 60, "slide": 10},
+                {"type": "session", "gap": 30},
+            ],
+            "max_out_of_orderness": 5,
+            "allowed_lateness": 60,
+        },
+    )
+    timed: list[tuple[float, int, Event]] = []
+    clock = T0
+    for i in range(n // 2):
+        clock += float(rng.exponential(0.02))
+        did = f"d{i}"
+        arm = f"model-{i % 5}"
+        timed.append(
+            (
+                clock,
+                2 * i,
+                DecisionMade(
+                    event_id=did,
+                    entity_id="exp",
+                    at=clock,
+                    decision_id=did,
+                    arm=arm,
+                    propensity=0.2,
+                    context={"tier": "pro" if rng.random() < 0.5 else "free"},
+                ),
+            )
+        )
+        done = clock + float(rng.uniform(0.2, 3.0))
+        timed.append(
+            (
+                done,
+                2 * i + 1,
+                OutcomeObserved(
+                    event_id=f"{did}-o",
+                    entity_id="exp",
+                    at=done,
+                    decision_id=did,
+                    latency_ms=float(rng.lognormal(6.0, 0.8)),
+                    error=bool(rng.random() < 0.02),
+                    cost_usd=float(rng.uniform(0.0, 0.01)),
+                ),
+            )
+        )
+    timed.sort(key=lambda item: (item[0], item[1]))  # log order: by arrival
+    return definition, [event for _, _, event in timed]
+
+
+def fold_log(definition: FeatureWindowDefined, events: list[Event]) -> tuple[float, str]:
+    state = FeatureWindowAggregate.initial("bench")
+    state.apply(definition)
+    started = time.perf_counter()
+    for event in events:
+        state.apply(event)
+    return time.perf_counter() - started, state.digest()
+
+
+def decode_and_fold(definition: FeatureWindowDefined, blobs: list[bytes]) -> tuple[float, str]:
+    state = FeatureWindowAggregate.initial("bench")
+    state.apply(definition)
+    started = time.perf_counter()
+    for blob in blobs:
+        state.apply(decode(blob))
+    return time.perf_counter() - started, state.digest()
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    """p50 and p99 in ms (nearest rank)."""
+    ordered = sorted(samples)
+    rank = lambda q: ordered[min(len(ordered) - 1, max(0, int(np.ceil(q * len(ordered))) - 1))]  # noqa: E731
+    return rank(0.50) * 1e3, rank(0.99) * 1e3
+
+
+def records(n_keys: int) -> list[FeatureRecord]:
+    state = FeatureWindowAggregate.initial("bench")
+    definition, events = log_events(20_000, 7)
+    state.apply(definition)
+    for event in events:
+        state.apply(event)
+    out = [FeatureRecord.of("bench", r, ttl_s=1e12) for r in state.latest.values()]
+    return out[:n_keys]
+
+
+async def read_latency(report: Report, server_url: str, reads: int) -> None:
+    nc = await connect(Settings(nats_url=server_url), url=server_url, name="bench-features")
+    client = await connect(Settings(nats_url=server_url), url=server_url, name="bench-client")
+    server = FeatureServer(nc)
+    try:
+        kv = await feature_bucket(nc.jetstream())
+        stored = records(30)
+        for record in stored:
+            await kv.put(
+                feature_key(record.window, record.kind, record.key), msgspec.json.encode(record)
+            )
+        await server.start()
+        # start() returns once the watch has delivered every stored value.
+        report.check("the feature server loaded every value", len(server.records) == len(stored))
+        requests = [
+            FeatureRequest(window=r.window, kind=r.kind, key=r.key, features=None) for r in stored
+        ]
+        samples = []
+        for i in range(reads):
+            started = time.perf_counter()
+            reply = server.read(requests[i % len(requests)])
+            samples.append(time.perf_counter() - started)
+        report.check("in-process reads find every value", reply.found and not reply.stale)
+        p50, p99 = percentiles(samples)
+        report.row(
+            "5. feature read, in-process",
+            f"{p99:.4f}",
+            "ms p99",
+            f"p50 {p50:.4f} ms, {reads:,} reads, 12 features each",
+            f"p99 < 1 ms: {verdict(p99 < 1.0)}",
+        )
+        bodies = [msgspec.json.encode(r) for r in requests]
+        samples = []
+        for i in range(min(reads, 5_000)):
+            started = time.perf_counter()
+            msg = await client.request(GET_SUBJECT, bodies[i % len(bodies)], timeout=5.0)
+            samples.append(time.perf_counter() - started)
+        body: dict[str, Any] = json.loads(msg.data)
+        report.check("NATS reads find every value", bool(body.get("found")), str(body)[:200])
+        p50, p99 = percentiles(samples)
+        report.row(
+            "5. llmopt.features.get over NATS",
+            f"{p99:.3f}",
+            "ms p99",
+            f"p50 {p50:.3f} ms, {len(samples):,} requests, one in flight",
+            f"p99 < 2 ms: {verdict(p99 < 2.0)}",
+        )
+    finally:
+        await server.stop()
+        await client.close()
+        await nc.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=20261126)
+    parser.add_argument("--reads", type=int, default=20_000)
     args = parser.parse_args(argv)
     began = time.perf_counter()
     report = Report()
-    print(machine_line([f"numpy {np.__version__}", f"msgspec {msgspec.__version__}"]))
+    print(
+        machine_line(
+            [
+                f"numpy {np.__version__}",
+                f"msgspec {msgspec.__version__}",
+                nats_server_version(find_nats_server()),
+            ]
+        )
+    )
     progress(f"drawing {args.events:,} events")
     events = make_events(args.events, args.seed)
 
@@ -176,6 +362,43 @@ def main(argv: list[str] | None = None) -> int:
             sketch.add(v)
         times.append(time.perf_counter() - started)
     report.row("3. QuantileSketch.add", f"{args.events / min(times):,.0f}", "values/s")
+
+    progress("folding the window entity's log events")
+    definition, traffic = log_events(args.events, args.seed)
+    elapsed, digest_a = min(
+        (fold_log(definition, traffic) for _ in range(args.repeat)), key=lambda r: r[0]
+    )
+    rate = len(traffic) / elapsed
+    report.row(
+        "4. window entity fold, 3 kinds x 10 keys",
+        f"{rate:,.0f}",
+        "events/s",
+        f"{len(traffic):,} decisions + outcomes, joined",
+        f">= 20,000: {verdict(rate >= 20_000)}",
+    )
+    blobs = [encode(event) for event in traffic]
+    elapsed, digest_b = min(
+        (decode_and_fold(definition, blobs) for _ in range(args.repeat)), key=lambda r: r[0]
+    )
+    rate = len(traffic) / elapsed
+    report.row(
+        "4. same, decoding each event's bytes",
+        f"{rate:,.0f}",
+        "events/s",
+        "as the actor's consumer does",
+        f">= 20,000: {verdict(rate >= 20_000)}",
+    )
+    report.check("decoded and in-memory events fold to the same digest", digest_a == digest_b)
+
+    progress("feature reads")
+    resources = Resources()
+    try:
+        resources.tmp = tempfile.TemporaryDirectory(prefix="llmopt-bench-windows-")
+        resources.server = EmbeddedNatsServer(Path(resources.tmp.name) / "nats")
+        resources.server.start()
+        asyncio.run(read_latency(report, resources.server.url, args.reads))
+    finally:
+        resources.release()
 
     print_report(
         report, time.perf_counter() - began, ("figure", "value", "unit", "detail", "target")
