@@ -33,6 +33,7 @@ import argparse
 import asyncio
 import hashlib
 import json
+import os
 import sys
 import tempfile
 import time
@@ -400,6 +401,12 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         resources.release()
 
+    load = os.getloadavg()
+    report.notes.append(
+        f"load average at the end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min) on "
+        f"{os.cpu_count()} CPUs: above the CPU count, other work shared the machine and the "
+        "tail latencies are pessimistic"
+    )
     print_report(
         report, time.perf_counter() - began, ("figure", "value", "unit", "detail", "target")
     )

@@ -57,9 +57,20 @@ class BucketStore(msgspec.Struct, kw_only=True, array_like=True):
             counts.append(n)
 
     def merge(self, other: BucketStore) -> None:
-        for index, n in enumerate(other.counts):
-            if n:
-                self.add(other.offset + index, n)
+        if not other.counts:
+            return
+        if not self.counts:
+            self.offset, self.counts = other.offset, list(other.counts)
+            return
+        low = min(self.offset, other.offset)
+        high = max(self.offset + len(self.counts), other.offset + len(other.counts))
+        merged = [0] * (high - low)
+        start = self.offset - low
+        merged[start : start + len(self.counts)] = self.counts
+        start = other.offset - low
+        end = start + len(other.counts)
+        merged[start:end] = [a + b for a, b in zip(merged[start:end], other.counts, strict=True)]
+        self.offset, self.counts = low, merged
 
     def collapse_to(self, max_buckets: int) -> int:
         """Fold the lowest buckets into the lowest kept one; returns how many values moved

@@ -7,7 +7,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from actors.windows import AnyWindow, KeyedWindows, Observation, WindowAccumulator, WindowResult
+from actors.windows import (
+    AnyWindow,
+    KeyedWindows,
+    Observation,
+    SlidingWindow,
+    WindowAccumulator,
+    WindowResult,
+)
 from tests.strategies import DETERMINISTIC
 from tests.unit.windows.strategies import late_arrivals, observations, window_kinds
 
@@ -95,3 +102,35 @@ def test_decoded_state_continues_like_the_original(
     for e in events[cut:]:
         assert restored.add(e) == live.add(e)
     assert msgspec.msgpack.encode(restored) == msgspec.msgpack.encode(live)
+
+
+@DETERMINISTIC
+@given(
+    slide=st.sampled_from([2.0, 5.0]),
+    ratio=st.integers(2, 4),
+    events=st.lists(observations, max_size=50),
+    data=st.data(),
+)
+def test_sliced_sliding_windows_equal_per_window_accumulation(
+    slide: float, ratio: int, events: list[Observation], data: st.DataObject
+) -> None:
+    """A sliced sliding window emits exactly what accumulating every window separately emits,
+    with late and dropped events in the stream."""
+    spec = SlidingWindow(size=ratio * slide, slide=slide)
+    arrivals = data.draw(late_arrivals(events, 3 * (OUT_OF_ORDERNESS + LATENESS)))
+    sliced = KeyedWindows.of(spec, max_out_of_orderness=OUT_OF_ORDERNESS, allowed_lateness=LATENESS)
+    plain = KeyedWindows.of(spec, max_out_of_orderness=OUT_OF_ORDERNESS, allowed_lateness=LATENESS)
+    plain._sliced = False
+    assert sliced._sliced
+    for event in arrivals:
+        got, want = sliced.add(event), plain.add(event)
+        assert [(r.key, r.start, r.end, r.revision) for r in got] == [
+            (r.key, r.start, r.end, r.revision) for r in want
+        ]
+        for a, b in zip(got, want, strict=True):
+            assert_same_stats(a, b)
+    assert (sliced.dropped_events, sliced.late_updates) == (
+        plain.dropped_events,
+        plain.late_updates,
+    )
+    assert not plain.slices
