@@ -15,7 +15,9 @@ from actors.entity_actor import find_actor
 from actors.feature_window import FeatureWindowAggregate
 from events.log import EventLog
 from events.schema import DecisionMade, Event, FeatureWindowDefined, OutcomeObserved
+from events.subjects import entity_subject
 from gateway.features import GET_SUBJECT
+from gateway.window_admin import CREATE_SUBJECT
 from llmopt.replay import replay
 from llmopt.runtime import Services
 from llmopt.settings import Settings
@@ -60,25 +62,29 @@ def window_traffic(experiment: str, start: float, n: int) -> list[Event]:
 async def test_window_actor_serves_features_and_equals_its_replay(
     services: Services, settings: Settings, event_log: EventLog, nc: Any, entity_id: str
 ) -> None:
-    """The live actor's digest equals a replay's at the same sequence, and the newest closed
-    window of each key is served fresh over NATS with the fold's values."""
+    """A window created over NATS gets an actor whose digest equals a replay's at the same
+    sequence, and the newest closed window of a key is served fresh with the fold's values."""
     experiment = f"{entity_id}-exp"
     start = time.time() - 900  # event times near now, so values are fresh for the store
-    definition = FeatureWindowDefined(
-        event_id=f"define:{entity_id}",
-        entity_id=entity_id,
-        at=start - 1,
-        config={
-            "experiment": experiment,
-            "metric": "latency_ms",
-            "key_by": ["arm", "tier"],
-            "windows": [{"type": "tumbling", "size": 60}, {"type": "session", "gap": 30}],
-            "max_out_of_orderness": 2,
-            "allowed_lateness": 30,
-            "ttl_s": 3600,
-        },
+    # The definition's event time is the request's wall time: traffic is logged after it and
+    # the window folds what the log holds after its definition, whatever the event times.
+    config = {
+        "experiment": experiment,
+        "metric": "latency_ms",
+        "key_by": ["arm", "tier"],
+        "windows": [{"type": "tumbling", "size": 60}, {"type": "session", "gap": 30}],
+        "max_out_of_orderness": 2,
+        "allowed_lateness": 30,
+        "ttl_s": 3600,
+    }
+    created = await nc.request(
+        CREATE_SUBJECT,
+        json.dumps({"window_id": entity_id, "config": config}).encode(),
+        timeout=10.0,
     )
-    await event_log.append(definition)
+    assert json.loads(created.data)["ok"] is True
+    subject = entity_subject("window", entity_id, "lifecycle")
+    (definition,) = [r.event async for chunk in event_log.read(subject) for r in chunk]
     traffic = window_traffic(experiment, start, 400)
     appended = await event_log.append_many(traffic)
     last_seq = max(a.seq for a in appended)

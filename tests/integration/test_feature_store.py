@@ -84,7 +84,7 @@ async def test_fresh_value_is_served(
     nc: Any, server: tuple[FeatureServer, Clock], entity_id: str
 ) -> None:
     """A value put into the bucket is served, with its age, once the watch has seen it."""
-    running, _ = server
+
     await put(nc, entity_id, "gpt-4o|pro", 180.0, NOW - 30)
     request = {
         "window": entity_id,
@@ -102,7 +102,7 @@ async def test_stale_value_falls_back_to_defaults_and_is_counted(
     nc: Any, server: tuple[FeatureServer, Clock], entity_id: str
 ) -> None:
     """Past its TTL a value is answered with the features' defaults, and the stale read counted."""
-    running, clock = server
+    _, clock = server
     await put(nc, entity_id, "m", 180.0, NOW)
     request = {
         "window": entity_id,
