@@ -16,6 +16,7 @@ entries emitted since the publisher last drained it.
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import msgspec
@@ -67,7 +68,10 @@ class FeatureWindowAggregate(Aggregate, kw_only=True, dict=True):
     unmatched_outcomes: int = 0
     expired_decisions: int = 0
     missing_values: int = 0
-    """Outcomes joined without the metric (counted as an observation for error rate/cost)."""
+    """Outcomes joined without the metric, or with a non-finite one (counted as an
+    observation for error rate and cost only)."""
+    invalid_outcomes: int = 0
+    """Outcomes with a non-finite event time (possible in msgpack, not JSON): skipped."""
 
     def __post_init__(self) -> None:
         self.watermark = float(self.watermark)
@@ -164,15 +168,18 @@ class FeatureWindowAggregate(Aggregate, kw_only=True, dict=True):
         self.joined[event.decision_id] = float(event.at)
         if len(self.joined) > self.settings.pending_capacity:
             self._pop_oldest_joined()
-        value = getattr(event, self.settings.metric)
+        value = _finite(getattr(event, self.settings.metric))
         if value is None:
             self.missing_values += 1
+        if not math.isfinite(event.at):
+            self.invalid_outcomes += 1  # no window to put it in; counted, never a crash
+            return
         observation = Observation(
             at=event.at,
             key=awaiting.key,
-            value=None if value is None else float(value),
+            value=value,
             error=event.error,
-            cost=event.cost_usd,
+            cost=_finite(event.cost_usd),
         )
         for windows in self.windows:
             self._record(windows.add(observation))
@@ -247,3 +254,11 @@ class FeatureWindowAggregate(Aggregate, kw_only=True, dict=True):
                 for w in self.windows
             },
         }
+
+
+def _finite(value: float | None) -> float | None:
+    """The value as a float, or None if absent or not finite (NaN/inf cannot be windowed)."""
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None

@@ -145,6 +145,21 @@ def test_duplicates_and_unknown_outcomes_are_counted() -> None:
     assert (state.outcomes, state.duplicate_outcomes, state.unmatched_outcomes) == (1, 1, 1)
 
 
+def test_non_finite_values_are_counted_not_fatal() -> None:
+    """A NaN metric or cost (msgpack can carry one) is counted as missing; the fold goes on."""
+    state = fold(
+        [
+            defined(),
+            decided("d", "a", T0),
+            observed("d", T0 + 1, latency_ms=float("nan"), cost_usd=float("inf"), error=True),
+        ]
+    )
+    state.apply(decided("e", "a", T0 + 500))
+    stats = state.latest["tumbling_60s/a|-"].stats
+    assert (stats.count, stats.value_count, stats.cost_total) == (1, 0, 0.0)
+    assert state.missing_values == 1
+
+
 def test_archived_window_stops_folding() -> None:
     """After its archival event the window folds no more traffic."""
     state = fold([defined(), FeatureWindowArchived(event_id="z", entity_id=W, at=T0)])
