@@ -45,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import msgspec
 import numpy as np
 
+from actors.feature_cache import FeatureRequest
 from actors.feature_store import FeatureRecord, feature_bucket, feature_key
 from actors.feature_window import FeatureWindowAggregate
 from actors.windows import (
@@ -59,7 +60,7 @@ from actors.windows import (
 from events.codec import decode, encode
 from events.schema import DecisionMade, Event, FeatureWindowDefined, OutcomeObserved
 from gateway.connection import connect
-from gateway.features import GET_SUBJECT, FeatureRequest, FeatureServer
+from gateway.features import GET_SUBJECT, FeatureServer
 from gateway.nats_server import EmbeddedNatsServer, find_nats_server
 from llmopt.settings import Settings
 from scripts.bench_common import (

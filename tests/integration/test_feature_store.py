@@ -9,9 +9,10 @@ from typing import Any
 import msgspec
 import pytest
 
+from actors.feature_cache import STALE_READS
 from actors.feature_store import FeatureRecord, feature_bucket, feature_key
 from actors.windows.window_stats import WindowStats
-from gateway.features import STALE_READS, FeatureServer
+from gateway.features import FeatureServer
 from tests.waiting import eventually
 
 NOW = 1_800_000_000.0
