@@ -13,6 +13,7 @@ from typing import ClassVar, Self
 import msgspec
 
 from events.schema import Event
+from events.subjects import entity_filter
 
 _encoder = msgspec.msgpack.Encoder()
 
@@ -33,6 +34,14 @@ class Aggregate(msgspec.Struct, kw_only=True):
     @classmethod
     def initial(cls, entity_id: str) -> Self:
         return cls(entity_id=entity_id)
+
+    @classmethod
+    def log_subjects(cls, entity_id: str) -> list[str]:
+        """The log subjects the entity's actor consumes and replay reads: its own events by
+        default. A kind that folds other entities' events (a feature window reads an
+        experiment's outcomes) lists them too, and its ``apply`` must ignore, without changing
+        its state, any event on them that is not for it."""
+        return [entity_filter(cls.KIND, entity_id)]
 
     def apply(self, event: Event) -> None:
         raise NotImplementedError

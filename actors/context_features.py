@@ -39,6 +39,7 @@ from actors.feature_schema import (
     CyclicalFeature,
     FeatureSchema,
     HashedFeature,
+    InteractionFeature,
     NumericFeature,
     OneHotFeature,
     TokenCountFeature,
@@ -81,6 +82,12 @@ class ContextEncoder:
             for feature in schema.features
         ]
         """Per feature, the column of each declared one-hot value (empty for other kinds)."""
+        index = {column: i for i, column in enumerate(self.columns)}
+        self._factors = [
+            [index[c] for c in feature.of] if isinstance(feature, InteractionFeature) else []
+            for feature in schema.features
+        ]
+        """Per interaction feature, the positions in x of the columns it multiplies."""
 
     @property
     def dim(self) -> int:
@@ -92,9 +99,14 @@ class ContextEncoder:
             raise ContextError("context", f"expected an object, got {_json_type(context)}")
         out: list[float] = []
         missing: list[str] = []
-        for feature, positions in zip(self.schema.features, self._positions, strict=True):
+        for feature, positions, factors in zip(
+            self.schema.features, self._positions, self._factors, strict=True
+        ):
             if isinstance(feature, BiasFeature):
                 out.append(1.0)
+                continue
+            if isinstance(feature, InteractionFeature):
+                out.append(math.prod(out[i] for i in factors))
                 continue
             value = context.get(feature.name)
             if value is None and feature.name not in missing:

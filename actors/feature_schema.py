@@ -9,7 +9,8 @@ A schema is data (frozen msgspec Structs), stored with the experiment and writte
         {"kind": "token_count", "name": "input_tokens"},
         {"kind": "one_hot", "name": "tier", "values": ["free", "pro"]},
         {"kind": "hashed", "name": "service", "buckets": 8},
-        {"kind": "cyclical", "name": "ts", "period": "hour_of_day"}
+        {"kind": "cyclical", "name": "ts", "period": "hour_of_day"},
+        {"kind": "interaction", "name": "pro_x_budget", "of": ["tier=pro", "budget"]}
     ]}
 
 ``name`` is the key of the request context a feature reads (the bias reads none). Each feature
@@ -34,6 +35,8 @@ class Feature(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind"):
     """Base of every feature kind; ``name`` is the context key it reads."""
 
     name: str
+    description: str = ""
+    """What the feature means, for people reading the schema; never read by the encoder."""
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -125,6 +128,19 @@ class BiasFeature(Feature, frozen=True, kw_only=True, tag="bias"):
     name: str = "bias"
 
 
+class InteractionFeature(Feature, frozen=True, kw_only=True, tag="interaction"):
+    """The product of columns declared earlier in the schema (e.g. ``tier=pro`` times
+    ``budget``), so a linear policy can learn an effect that depends on two features at once
+    (a second-order term of a factorisation-free polynomial model). ``name`` names the one
+    column it adds; it reads no context key."""
+
+    of: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.of) < 2:
+            raise ValueError(f"feature {self.name!r}: an interaction needs at least two columns")
+
+
 AnyFeature = (
     NumericFeature
     | TokenCountFeature
@@ -132,6 +148,7 @@ AnyFeature = (
     | HashedFeature
     | CyclicalFeature
     | BiasFeature
+    | InteractionFeature
 )
 
 
@@ -147,6 +164,15 @@ class FeatureSchema(msgspec.Struct, frozen=True, kw_only=True):
         if len(set(columns)) != len(columns):
             duplicates = sorted({c for c in columns if columns.count(c) > 1})
             raise ValueError(f"duplicate feature columns: {duplicates}")
+        for index, feature in enumerate(self.features):
+            if isinstance(feature, InteractionFeature):
+                earlier = {c for f in self.features[:index] for c in f.columns}
+                unknown = [c for c in feature.of if c not in earlier]
+                if unknown:
+                    raise ValueError(
+                        f"feature {feature.name!r}: interaction of columns not declared "
+                        f"before it: {unknown}"
+                    )
 
     @property
     def columns(self) -> tuple[str, ...]:

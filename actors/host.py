@@ -35,7 +35,7 @@ from events.errors import ConcurrencyConflict
 from events.log import LOG_STREAM, EventLog
 from events.pull_consumer import PullConsumer
 from events.schema import CheckpointTaken
-from events.subjects import entity_filter, entity_subject
+from events.subjects import entity_subject
 from gateway.actor_metrics import publish_forever
 from gateway.connection import connect
 from gateway.metrics import DERIVED_EVENTS, TRAINING_UPDATE_LATENCY
@@ -243,7 +243,7 @@ class EntityHost:
                 deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
                 opt_start_seq=self.seq + 1,
                 ack_policy=api.AckPolicy.NONE,
-                filter_subject=entity_filter(self.kind, self.entity_id),
+                **_filter(self.cls.log_subjects(self.entity_id)),
                 max_waiting=4,
             ),
         )
@@ -466,6 +466,14 @@ class EntityHost:
         """Event time of the state: the newest event time folded, else 0."""
         watermark = getattr(self.state, "watermark", 0.0)
         return float(watermark)
+
+
+def _filter(subjects: list[str]) -> dict[str, Any]:
+    """One subject as ``filter_subject`` (as before), several as ``filter_subjects``
+    (NATS >= 2.10)."""
+    if len(subjects) == 1:
+        return {"filter_subject": subjects[0]}
+    return {"filter_subjects": subjects}
 
 
 def _summary(state: Aggregate) -> dict[str, Any]:

@@ -9,11 +9,28 @@ from typing import Any, Final
 from actors.aggregate import Aggregate
 from actors.drift.telemetry import report_drift
 from actors.experiment_ledger import ExperimentLedger
-from events.schema import DriftDetected, Event, ExperimentArchived, ExperimentCreated
+from actors.feature_window import FeatureWindowAggregate
+from events.schema import (
+    DriftDetected,
+    Event,
+    ExperimentArchived,
+    ExperimentCreated,
+    FeatureWindowArchived,
+    FeatureWindowDefined,
+)
 
-AGGREGATES: Final[dict[str, type[Aggregate]]] = {ExperimentLedger.KIND: ExperimentLedger}
-CREATION_EVENTS: Final[dict[type[Event], str]] = {ExperimentCreated: "experiment"}
-ARCHIVAL_EVENTS: Final[dict[type[Event], str]] = {ExperimentArchived: "experiment"}
+AGGREGATES: Final[dict[str, type[Aggregate]]] = {
+    ExperimentLedger.KIND: ExperimentLedger,
+    FeatureWindowAggregate.KIND: FeatureWindowAggregate,
+}
+CREATION_EVENTS: Final[dict[type[Event], str]] = {
+    ExperimentCreated: "experiment",
+    FeatureWindowDefined: "window",
+}
+ARCHIVAL_EVENTS: Final[dict[type[Event], str]] = {
+    ExperimentArchived: "experiment",
+    FeatureWindowArchived: "window",
+}
 
 
 def _decision_service(host: Any, nc: Any) -> Any:
@@ -22,7 +39,16 @@ def _decision_service(host: Any, nc: Any) -> Any:
     return DecisionService(host, nc)
 
 
-SERVICES: Final[dict[str, Callable[[Any, Any], Any]]] = {"experiment": _decision_service}
+def _feature_publisher(host: Any, nc: Any) -> Any:
+    from actors.feature_publisher import FeaturePublisher
+
+    return FeaturePublisher(host, nc)
+
+
+SERVICES: Final[dict[str, Callable[[Any, Any], Any]]] = {
+    "experiment": _decision_service,
+    "window": _feature_publisher,
+}
 """Request handlers an actor of the kind runs once it has recovered (lazy: NATS-bound)."""
 
 APPENDED_HOOKS: Final[dict[type[Event], Callable[[Any], None]]] = {DriftDetected: report_drift}

@@ -133,13 +133,14 @@ class EventLog:
 
     async def read(
         self,
-        filter_subject: str,
+        filter_subject: str | list[str],
         *,
         from_seq: int = 1,
         to_seq: int | None = None,
         batch: int = 1000,
     ) -> AsyncGenerator[list[Recorded], None]:
-        """Yield the events on ``filter_subject`` from ``from_seq`` on, in log order, in batches.
+        """Yield the events on ``filter_subject`` (one subject or several) from ``from_seq`` on,
+        in log order, in batches.
 
         Reading stops at the log's head as it was when the read began (or at ``to_seq``),
         so a read terminates even while writers keep appending.
@@ -153,7 +154,11 @@ class EventLog:
                 deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
                 opt_start_seq=max(from_seq, 1),
                 ack_policy=api.AckPolicy.NONE,
-                filter_subject=filter_subject,
+                **(
+                    {"filter_subject": filter_subject}
+                    if isinstance(filter_subject, str)
+                    else {"filter_subjects": filter_subject}
+                ),
                 inactive_threshold=30.0,
                 mem_storage=True,
             ),

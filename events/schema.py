@@ -263,6 +263,27 @@ class SampleRatioMismatch(Event, frozen=True, kw_only=True):
     reason: str = ""
 
 
+class FeatureWindowDefined(Event, frozen=True, kw_only=True):
+    """A feature window exists from here on: which experiment's outcomes it summarises, keyed
+    how, over which windows (``actors.windows.window_config.FeatureWindowConfig`` as JSON,
+    validated before the event is appended). It folds only traffic logged after it."""
+
+    ENTITY_KIND: ClassVar[str] = "window"
+    CHANNEL: ClassVar[str] = "lifecycle"
+
+    config: dict[str, Any] = msgspec.field(default_factory=dict)
+    description: str = ""
+
+
+class FeatureWindowArchived(Event, frozen=True, kw_only=True):
+    """The feature window stops; its history stays in the log."""
+
+    ENTITY_KIND: ClassVar[str] = "window"
+    CHANNEL: ClassVar[str] = "lifecycle"
+
+    reason: str = ""
+
+
 AnyEvent = (
     ExperimentCreated
     | ExperimentArchived
@@ -281,6 +302,8 @@ AnyEvent = (
     | CanaryAdvanced
     | CanaryRolledBack
     | SampleRatioMismatch
+    | FeatureWindowDefined
+    | FeatureWindowArchived
 )
 """The tagged union the log holds; decode with ``events.codec``."""
 
@@ -304,6 +327,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         CanaryAdvanced,
         CanaryRolledBack,
         SampleRatioMismatch,
+        FeatureWindowDefined,
+        FeatureWindowArchived,
     )
 }
 

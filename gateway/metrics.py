@@ -37,7 +37,12 @@ INFERENCE_REQUESTS = Counter(
 )
 FEATURE_STALENESS = Gauge(
     "ml_feature_staleness_seconds",
-    "Wall-clock seconds since the event time of the newest event of an entity kind",
+    "Seconds since a served feature value's window closed (wall clock minus its event time)",
+    ["window", "kind", "key"],
+)
+LOG_STALENESS = Gauge(
+    "llmopt_log_staleness_seconds",
+    "Wall-clock seconds since the event time of the newest logged event of an entity kind",
     ["kind"],
 )
 TRAINING_UPDATE_LATENCY = Histogram(

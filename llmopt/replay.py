@@ -67,8 +67,8 @@ async def replay(
     events = 0
     apply = state.apply
     if to_seq is None or seq < to_seq:
-        chunks = event_log.read_entity(
-            kind, entity_id, from_seq=seq + 1, to_seq=to_seq, batch=batch
+        chunks = event_log.read(
+            cls.log_subjects(entity_id), from_seq=seq + 1, to_seq=to_seq, batch=batch
         )
         async with contextlib.aclosing(chunks):
             async for chunk in chunks:

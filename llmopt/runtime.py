@@ -23,8 +23,10 @@ from events.log import EventLog
 from gateway.admin import AdminService
 from gateway.connection import connect, start_or_connect
 from gateway.fallback import FallbackStandIn
+from gateway.features import FeatureServer
 from gateway.nats_server import EmbeddedNatsServer
 from gateway.outcomes import OutcomeService
+from gateway.window_admin import WindowAdminService
 from llmopt.settings import Settings
 
 log = logging.getLogger("llmopt.runtime")
@@ -68,6 +70,8 @@ class Services:
         self.admin: AdminService | None = None
         self.outcomes: OutcomeService | None = None
         self.stand_in: FallbackStandIn | None = None
+        self.features: FeatureServer | None = None
+        self.window_admin: WindowAdminService | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -86,6 +90,10 @@ class Services:
         await self.outcomes.start()
         self.stand_in = FallbackStandIn(self.nc, self.event_log, self.directory)
         await self.stand_in.start()
+        self.features = FeatureServer(self.nc)
+        await self.features.start()
+        self.window_admin = WindowAdminService(self.nc, self.event_log)
+        await self.window_admin.start()
         await asyncio.wait_for(self.directory.caught_up.wait(), 60.0)
         log.info("services ready", extra={"nats_url": self.nats_url, "pid": os.getpid()})
 
@@ -96,6 +104,10 @@ class Services:
             await self.outcomes.stop()
         if self.stand_in is not None:
             await self.stand_in.stop()
+        if self.features is not None:
+            await self.features.stop()
+        if self.window_admin is not None:
+            await self.window_admin.stop()
         if self.directory is not None:
             self.directory.stop()
         for task in self._tasks:

@@ -13,7 +13,7 @@ the log they write. :class:`LogMetrics` folds events into the Prometheus metrics
 * ``ml_model_regret{experiment}``: cumulative ``counterfactual_reward - reward`` where an
   outcome carries both (0 until outcomes do);
 * ``ml_checkpoint_count{kind}``: checkpoints logged;
-* ``ml_feature_staleness_seconds{kind}``: wall-clock time since the newest event time of
+* ``llmopt_log_staleness_seconds{kind}``: wall-clock time since the newest event time of
   each entity kind, refreshed after every poll.
 
 :func:`follow_log_metrics` polls the log and sets this follower's lag, and
@@ -37,8 +37,8 @@ from events.subjects import parse_subject
 from gateway.metrics import (
     CHECKPOINT_COUNT,
     CONSUMER_LAG,
-    FEATURE_STALENESS,
     INFERENCE_REQUESTS,
+    LOG_STALENESS,
     MODEL_ACCURACY,
     MODEL_REGRET,
     TRAINING_SAMPLES,
@@ -84,7 +84,7 @@ class LogMetrics:
 
     def refresh_staleness(self, now: float) -> None:
         for kind, newest in self.newest.items():
-            FEATURE_STALENESS.labels(kind).set(max(0.0, now - newest))
+            LOG_STALENESS.labels(kind).set(max(0.0, now - newest))
 
     def _decision(self, event: DecisionMade) -> None:
         if event.decision_id in self.pending or event.decision_id in self.joined:

@@ -36,6 +36,8 @@ from events.schema import (
     ExperimentPaused,
     ExperimentResumed,
     ExperimentStarted,
+    FeatureWindowArchived,
+    FeatureWindowDefined,
     GuardrailBreached,
     OutcomeObserved,
     SampleRatioMismatch,
@@ -314,6 +316,45 @@ LIFECYCLE_STRATEGIES: dict[type[Event], st.SearchStrategy[Any]] = {
 }
 """The experiment-lifecycle events (issue 4): start, pause, resume, stop, promotion, guardrail
 breach, canary stage and rollback."""
+WINDOW_CONFIG: dict[str, Any] = {
+    "experiment": "exp-1",
+    "metric": "latency_ms",
+    "key_by": ["arm", "tier"],
+    "windows": [
+        {"type": "tumbling", "size": 60.0},
+        {"type": "sliding", "size": 120.0, "slide": 60.0},
+        {"type": "session", "gap": 30.0},
+    ],
+    "max_out_of_orderness": 5.0,
+    "allowed_lateness": 120.0,
+}
+"""A feature window over experiment ``exp-1`` with all three window kinds."""
+
+
+@st.composite
+def window_defined_events(
+    draw: st.DrawFn, entity_id: str | None = None, at: float | None = None
+) -> FeatureWindowDefined:
+    wid = entity_id if entity_id is not None else draw(tokens)
+    return FeatureWindowDefined(
+        event_id=f"define-window:{wid}:{draw(tokens)}",
+        entity_id=wid,
+        at=at if at is not None else draw(event_times),
+        config=WINDOW_CONFIG,
+        description=draw(st.text(max_size=12)),
+    )
+
+
+@st.composite
+def window_archived_events(draw: st.DrawFn, entity_id: str | None = None) -> FeatureWindowArchived:
+    wid = entity_id if entity_id is not None else draw(tokens)
+    return FeatureWindowArchived(
+        event_id=f"archive-window:{wid}:{draw(tokens)}",
+        entity_id=wid,
+        at=draw(event_times),
+        reason=draw(st.text(max_size=12)),
+    )
+
 
 EVENTS_BY_TYPE: dict[type[Event], st.SearchStrategy[Any]] = {
     ExperimentCreated: experiment_created_events(),
@@ -325,6 +366,8 @@ EVENTS_BY_TYPE: dict[type[Event], st.SearchStrategy[Any]] = {
     CheckpointTaken: checkpoint_events(),
     DriftDetected: drift_detected_events(),
     **LIFECYCLE_STRATEGIES,
+    FeatureWindowDefined: window_defined_events(),
+    FeatureWindowArchived: window_archived_events(),
 }
 """One strategy per event type; a new type in ``EVENT_TYPES`` must get one here."""
 
@@ -418,6 +461,12 @@ SAMPLE_EVENTS: dict[type[Event], AnyEvent] = {
         at=T0 + 13,
         p_value=1e-6,
         observed={"a": 600, "b": 400},
+    ),
+    FeatureWindowDefined: FeatureWindowDefined(
+        event_id="define-window:w-1:r1", entity_id="w-1", at=T0, config=WINDOW_CONFIG
+    ),
+    FeatureWindowArchived: FeatureWindowArchived(
+        event_id="archive-window:w-1:r2", entity_id="w-1", at=T0 + 60, reason="done"
     ),
 }
 """One fixed, valid event per type, for table tests."""

@@ -20,7 +20,7 @@ SPEC = (
     # ml_inference_latency_seconds and ml_training_update_latency_seconds are measured inside
     # the actors and relayed: tests/e2e/test_actor_metrics.py.
     "ml_inference_requests_total",
-    "ml_feature_staleness_seconds",
+    "llmopt_log_staleness_seconds",
     "ml_training_samples_total",
     "ml_model_accuracy",
     "ml_model_regret",
@@ -83,7 +83,7 @@ async def test_metrics_endpoint_exposes_the_log_derived_values(
     ok = sum(not o.error and (o.quality or 0.0) >= 0.5 for o in samples)
     assert value("ml_model_accuracy", experiment=entity_id) == ok / len(samples)
     assert value("ml_model_regret", experiment=entity_id) == 0.0
-    assert value("ml_feature_staleness_seconds", kind="experiment") is not None
+    assert value("llmopt_log_staleness_seconds", kind="experiment") is not None
     assert (value("ml_checkpoint_count", kind="experiment") or 0) >= 3
     assert value("llmopt_projection_lag_events", projection="metrics") == 0
     assert value("llmopt_projection_lag_events", projection="reports") == 0

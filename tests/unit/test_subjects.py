@@ -139,7 +139,7 @@ class TestParseSubject:
         event = SAMPLE_EVENTS[cls]
         kind, entity_id, channel = parse_subject(subject_of(event))
         assert (entity_id, channel) == (event.entity_id, event.CHANNEL)
-        assert kind == "experiment"
+        assert kind == getattr(event, "kind", event.ENTITY_KIND)
 
     @pytest.mark.parametrize(
         "subject",
