@@ -8,35 +8,30 @@ requests give one experiment and one clear "already exists" error, never two his
 
 from __future__ import annotations
 
-import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, Final
+from typing import Any
 
 import msgspec
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from opentelemetry import trace
 
 from actors.catalogue import ArmSpec
 from actors.experiment_config import ConfigError, parse_config
 from actors.experiment_lifecycle import LIFECYCLE_EVENTS, LifecycleState
 from events.dead_letter import DeadLetterLog
-from events.errors import ConcurrencyConflict
 from events.log import EventLog
 from events.schema import ArmAdded, ArmRetired, Event, ExperimentArchived, ExperimentCreated
 from events.subjects import InvalidEntityId, check_token, entity_subject
+from gateway.admin_requests import (
+    ADMIN_PREFIX,
+    AlreadyApplied,
+    decide_and_append,
+    responder,
+)
 from gateway.lifecycle_requests import LIFECYCLE_ACTIONS, decide_lifecycle, lifecycle_event_id
-from gateway.metrics import ADMIN_REQUESTS
-from gateway.refusals import record_refusal
-from gateway.wire import RequestError, decode_request, encode_reply, is_msgpack
-
-log = logging.getLogger("llmopt.admin")
-tracer = trace.get_tracer("llmopt.gateway")
-
-ADMIN_PREFIX: Final = "llmopt.admin"
-CONFLICT_RETRIES: Final = 3
+from gateway.wire import RequestError, decode_request, is_msgpack
 
 
 class CreateExperiment(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -79,14 +74,6 @@ class Accepted(msgspec.Struct, frozen=True):
     experiment_id: str
     seq: int
     duplicate: bool = False
-
-
-class AlreadyApplied(Exception):
-    """The request's event is in the log already (a client retry): answer with its sequence."""
-
-    def __init__(self, seq: int) -> None:
-        super().__init__(seq)
-        self.seq = seq
 
 
 class Lifecycle(msgspec.Struct):
@@ -264,38 +251,15 @@ class AdminService:
         for name, handler in routes.items():
             subject = f"{ADMIN_PREFIX}.{name}"
             self._subs.append(
-                await self.nc.subscribe(subject, queue="llmopt-admin", cb=self._serve(handler))
+                await self.nc.subscribe(
+                    subject, queue="llmopt-admin", cb=responder(handler, self.dead_letters)
+                )
             )
 
     async def stop(self) -> None:
         for sub in self._subs:
             await sub.unsubscribe()
         self._subs.clear()
-
-    def _serve(
-        self, handler: Callable[[Msg], Awaitable[Accepted]]
-    ) -> Callable[[Msg], Awaitable[None]]:
-        async def serve(msg: Msg) -> None:
-            packed = is_msgpack(msg.headers)
-            with tracer.start_as_current_span("admin_request", attributes={"subject": msg.subject}):
-                try:
-                    reply: Any = await handler(msg)
-                    ADMIN_REQUESTS.labels(msg.subject, "ok").inc()
-                except RequestError as exc:
-                    reply = exc.reply()
-                    ADMIN_REQUESTS.labels(msg.subject, exc.code).inc()
-                    if exc.code in ("invalid_request", "malformed"):
-                        await record_refusal(self.dead_letters, msg, exc)
-                except Exception:
-                    log.exception("admin request failed", extra={"subject": msg.subject})
-                    ADMIN_REQUESTS.labels(msg.subject, "internal").inc()
-                    reply = RequestError(
-                        "internal", "the request failed; it was not applied"
-                    ).reply()
-            if msg.reply:
-                await msg.respond(encode_reply(reply, msgpack=packed))
-
-        return serve
 
     async def _create(self, msg: Msg) -> Accepted:
         request = decode_request(msg.data, CreateExperiment, msgpack=is_msgpack(msg.headers))
@@ -345,26 +309,10 @@ class AdminService:
         return handle
 
     async def _execute(self, experiment_id: str, decide: Callable[[Lifecycle], Event]) -> Accepted:
-        for _attempt in range(CONFLICT_RETRIES):
-            state = await read_lifecycle(self.event_log, experiment_id)
-            try:
-                event = decide(state)
-            except AlreadyApplied as done:
-                return Accepted(True, experiment_id, done.seq, duplicate=True)
-            try:
-                appended = await self.event_log.append(event, expected_last_seq=state.last_seq)
-            except ConcurrencyConflict:
-                continue  # decide again on the newer history
-            log.info(
-                "admin event appended",
-                extra={
-                    "event_type": type(event).__name__,
-                    "experiment_id": experiment_id,
-                    "seq": appended.seq,
-                    "duplicate": appended.duplicate,
-                },
-            )
-            return Accepted(True, experiment_id, appended.seq, appended.duplicate)
-        raise RequestError(
-            "conflict", f"experiment {experiment_id!r} kept changing; retry the request"
+        seq, duplicate = await decide_and_append(
+            self.event_log,
+            lambda: read_lifecycle(self.event_log, experiment_id),
+            decide,
+            entity=f"experiment {experiment_id!r}",
         )
+        return Accepted(True, experiment_id, seq, duplicate)

@@ -16,28 +16,22 @@ Reply: ``{"ok": true, "window_id": ..., "seq": ..., "duplicate": false}`` or the
 
 from __future__ import annotations
 
-import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any, Final
 
 import msgspec
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from opentelemetry import trace
 
 from actors.windows.window_config import FeatureWindowConfig
-from events.errors import ConcurrencyConflict
+from events.dead_letter import DeadLetterLog
 from events.log import EventLog
 from events.schema import Event, FeatureWindowArchived, FeatureWindowDefined
 from events.subjects import InvalidEntityId, check_token, entity_subject
-from gateway.admin import ADMIN_PREFIX, CONFLICT_RETRIES
-from gateway.metrics import ADMIN_REQUESTS
-from gateway.wire import RequestError, decode_request, encode_reply, is_msgpack
-
-log = logging.getLogger("llmopt.admin")
-tracer = trace.get_tracer("llmopt.gateway")
+from gateway.admin_requests import ADMIN_PREFIX, AlreadyApplied, decide_and_append, responder
+from gateway.wire import RequestError, decode_request, is_msgpack
 
 CREATE_SUBJECT: Final = f"{ADMIN_PREFIX}.window.create"
 ARCHIVE_SUBJECT: Final = f"{ADMIN_PREFIX}.window.archive"
@@ -83,16 +77,10 @@ async def read_window_lifecycle(event_log: EventLog, window_id: str) -> WindowLi
     return state
 
 
-class _Done(Exception):
-    def __init__(self, seq: int) -> None:
-        super().__init__(seq)
-        self.seq = seq
-
-
 def decide_create_window(state: WindowLifecycle, request: CreateWindow, now: float) -> Event:
     event_id = f"define-window:{request.window_id}:{request.request_id or uuid.uuid4().hex}"
     if event_id in state.event_seqs:
-        raise _Done(state.event_seqs[event_id])
+        raise AlreadyApplied(state.event_seqs[event_id])
     if state.created:
         raise RequestError("already_exists", f"window {request.window_id!r} exists", "window_id")
     return FeatureWindowDefined(
@@ -107,7 +95,7 @@ def decide_create_window(state: WindowLifecycle, request: CreateWindow, now: flo
 def decide_archive_window(state: WindowLifecycle, request: ArchiveWindow, now: float) -> Event:
     event_id = f"archive-window:{request.window_id}:{request.request_id or uuid.uuid4().hex}"
     if event_id in state.event_seqs:
-        raise _Done(state.event_seqs[event_id])
+        raise AlreadyApplied(state.event_seqs[event_id])
     if not state.created:
         raise RequestError("not_found", f"no window {request.window_id!r}", "window_id")
     if state.archived:
@@ -127,15 +115,20 @@ def _check_id(window_id: str) -> None:
 class WindowAdminService:
     """Serves ``llmopt.admin.window.*`` in the admin queue group."""
 
-    def __init__(self, nc: Client, event_log: EventLog) -> None:
+    def __init__(
+        self, nc: Client, event_log: EventLog, dead_letters: DeadLetterLog | None = None
+    ) -> None:
         self.nc = nc
         self.event_log = event_log
+        self.dead_letters = dead_letters
         self._subs: list[Any] = []
 
     async def start(self) -> None:
         for subject, handler in ((CREATE_SUBJECT, self._create), (ARCHIVE_SUBJECT, self._archive)):
             self._subs.append(
-                await self.nc.subscribe(subject, queue="llmopt-admin", cb=self._serve(handler))
+                await self.nc.subscribe(
+                    subject, queue="llmopt-admin", cb=responder(handler, self.dead_letters)
+                )
             )
         await self.nc.flush()  # the server knows the subscriptions once start() returns
 
@@ -143,29 +136,6 @@ class WindowAdminService:
         for sub in self._subs:
             await sub.unsubscribe()
         self._subs.clear()
-
-    def _serve(
-        self, handler: Callable[[Msg], Awaitable[WindowAccepted]]
-    ) -> Callable[[Msg], Awaitable[None]]:
-        async def serve(msg: Msg) -> None:
-            packed = is_msgpack(msg.headers)
-            with tracer.start_as_current_span("admin_request", attributes={"subject": msg.subject}):
-                try:
-                    reply: Any = await handler(msg)
-                    ADMIN_REQUESTS.labels(msg.subject, "ok").inc()
-                except RequestError as exc:
-                    reply = exc.reply()
-                    ADMIN_REQUESTS.labels(msg.subject, exc.code).inc()
-                except Exception:
-                    log.exception("admin request failed", extra={"subject": msg.subject})
-                    ADMIN_REQUESTS.labels(msg.subject, "internal").inc()
-                    reply = RequestError(
-                        "internal", "the request failed; it was not applied"
-                    ).reply()
-            if msg.reply:
-                await msg.respond(encode_reply(reply, msgpack=packed))
-
-        return serve
 
     async def _create(self, msg: Msg) -> WindowAccepted:
         request = decode_request(msg.data, CreateWindow, msgpack=is_msgpack(msg.headers))
@@ -184,23 +154,10 @@ class WindowAdminService:
     async def _execute(
         self, window_id: str, decide: Callable[[WindowLifecycle], Event]
     ) -> WindowAccepted:
-        for _attempt in range(CONFLICT_RETRIES):
-            state = await read_window_lifecycle(self.event_log, window_id)
-            try:
-                event = decide(state)
-            except _Done as done:
-                return WindowAccepted(True, window_id, done.seq, duplicate=True)
-            try:
-                appended = await self.event_log.append(event, expected_last_seq=state.last_seq)
-            except ConcurrencyConflict:
-                continue
-            log.info(
-                "admin event appended",
-                extra={
-                    "event_type": type(event).__name__,
-                    "window_id": window_id,
-                    "seq": appended.seq,
-                },
-            )
-            return WindowAccepted(True, window_id, appended.seq, appended.duplicate)
-        raise RequestError("conflict", f"window {window_id!r} kept changing; retry the request")
+        seq, duplicate = await decide_and_append(
+            self.event_log,
+            lambda: read_window_lifecycle(self.event_log, window_id),
+            decide,
+            entity=f"window {window_id!r}",
+        )
+        return WindowAccepted(True, window_id, seq, duplicate)

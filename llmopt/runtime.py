@@ -92,7 +92,7 @@ class Services:
         await self.stand_in.start()
         self.features = FeatureServer(self.nc)
         await self.features.start()
-        self.window_admin = WindowAdminService(self.nc, self.event_log)
+        self.window_admin = WindowAdminService(self.nc, self.event_log, dead_letters)
         await self.window_admin.start()
         await asyncio.wait_for(self.directory.caught_up.wait(), 60.0)
         log.info("services ready", extra={"nats_url": self.nats_url, "pid": os.getpid()})
