@@ -18,6 +18,10 @@ from events.subjects import entity_filter
 _encoder = msgspec.msgpack.Encoder()
 
 
+COMPACT_AFTER = 4096
+"""Deletions from the front of a FIFO table between two rebuilds (see ``pop_oldest``)."""
+
+
 class Aggregate(msgspec.Struct, kw_only=True):
     """Base of every actor state. Subclasses set ``KIND`` and ``STATE_VERSION``.
 
@@ -45,6 +49,23 @@ class Aggregate(msgspec.Struct, kw_only=True):
 
     def apply(self, event: Event) -> None:
         raise NotImplementedError
+
+    def pop_oldest(self, table: str) -> None:
+        """Evict the oldest entry of the first-in-first-out table in the dict field ``table``.
+
+        Insertion order is log order and survives encoding. Deleting from a dict's front leaves
+        dummy slots that every later ``next(iter(...))`` walks over, so after
+        ``COMPACT_AFTER`` deletions the dict is rebuilt: same order, same bytes, amortised
+        O(1). (The hole count lives in the instance's ``__dict__``: ``dict=True`` subclasses.)
+        """
+        entries = getattr(self, table)
+        del entries[next(iter(entries))]
+        holes = f"_{table}_holes"
+        count = getattr(self, holes, 0) + 1
+        if count >= COMPACT_AFTER:
+            setattr(self, table, dict(entries))
+            count = 0
+        setattr(self, holes, count)
 
     def outbox(self) -> list[Event]:
         """Events the fold derived that the log does not hold yet; the actor appends them

@@ -246,7 +246,7 @@ class ExperimentLedger(Aggregate, kw_only=True, dict=True):
             event.arm, float(event.at), x_bytes, serving
         )
         if len(self.pending) > self.pending_capacity:
-            self._pop_oldest_pending()
+            self.pop_oldest("pending")
             self.expired_decisions += 1
 
     def _decided_vector(self, event: DecisionMade) -> bytes | None:
@@ -276,7 +276,7 @@ class ExperimentLedger(Aggregate, kw_only=True, dict=True):
             return
         self.resolved[event.decision_id] = decision.at
         if len(self.resolved) > self.pending_capacity:
-            self._pop_oldest_resolved()
+            self.pop_oldest("resolved")
         stats = self.arms[decision.arm]
         stats.outcomes += 1
         if not decision.serving:
@@ -388,28 +388,10 @@ class ExperimentLedger(Aggregate, kw_only=True, dict=True):
     def _expire(self) -> None:
         horizon = self.watermark - self.pending_ttl_s
         while self.pending and self.pending[next(iter(self.pending))].at < horizon:
-            self._pop_oldest_pending()
+            self.pop_oldest("pending")
             self.expired_decisions += 1
         while self.resolved and self.resolved[next(iter(self.resolved))] < horizon:
-            self._pop_oldest_resolved()
-
-    # The tables are first-in-first-out queues kept in dicts (insertion order is log order and
-    # survives encoding). Deleting from a dict's front leaves dummy slots that every later
-    # next(iter(...)) walks over, so after enough deletions the dict is rebuilt: same order,
-    # same bytes, amortised O(1) eviction.
-    _COMPACT_AFTER = 4096
-
-    def _pop_oldest_pending(self) -> None:
-        del self.pending[next(iter(self.pending))]
-        self._pending_holes = getattr(self, "_pending_holes", 0) + 1
-        if self._pending_holes >= self._COMPACT_AFTER:
-            self.pending, self._pending_holes = dict(self.pending), 0
-
-    def _pop_oldest_resolved(self) -> None:
-        del self.resolved[next(iter(self.resolved))]
-        self._resolved_holes = getattr(self, "_resolved_holes", 0) + 1
-        if self._resolved_holes >= self._COMPACT_AFTER:
-            self.resolved, self._resolved_holes = dict(self.resolved), 0
+            self.pop_oldest("resolved")
 
     def summary(self) -> dict[str, object]:
         """What ``llmopt replay`` prints: counts and per-arm means, no raw tables."""

@@ -149,7 +149,7 @@ class FeatureWindowAggregate(Aggregate, kw_only=True, dict=True):
         self.decisions += 1
         self.pending[event.decision_id] = AwaitingOutcome(self._key(event), float(event.at))
         if len(self.pending) > self.settings.pending_capacity:
-            self._pop_oldest_pending()
+            self.pop_oldest("pending")
             self.expired_decisions += 1
         # Traffic moves event time on for the windows even before its outcomes arrive.
         for windows in self.windows:
@@ -167,7 +167,7 @@ class FeatureWindowAggregate(Aggregate, kw_only=True, dict=True):
         self.outcomes += 1
         self.joined[event.decision_id] = float(event.at)
         if len(self.joined) > self.settings.pending_capacity:
-            self._pop_oldest_joined()
+            self.pop_oldest("joined")
         value = _finite(getattr(event, self.settings.metric))
         if value is None:
             self.missing_values += 1
@@ -203,27 +203,10 @@ class FeatureWindowAggregate(Aggregate, kw_only=True, dict=True):
     def _expire(self, ttl: float) -> None:
         horizon = self.watermark - ttl
         while self.pending and self.pending[next(iter(self.pending))].at < horizon:
-            self._pop_oldest_pending()
+            self.pop_oldest("pending")
             self.expired_decisions += 1
         while self.joined and self.joined[next(iter(self.joined))] < horizon:
-            self._pop_oldest_joined()
-
-    # FIFO tables kept in dicts (insertion order is log order and survives encoding). Deleting
-    # from a dict's front leaves dummy slots that every later next(iter(...)) walks over, so
-    # after enough deletions the dict is rebuilt: same order, same bytes, amortised O(1).
-    _COMPACT_AFTER = 4096
-
-    def _pop_oldest_pending(self) -> None:
-        del self.pending[next(iter(self.pending))]
-        self._pending_holes = getattr(self, "_pending_holes", 0) + 1
-        if self._pending_holes >= self._COMPACT_AFTER:
-            self.pending, self._pending_holes = dict(self.pending), 0
-
-    def _pop_oldest_joined(self) -> None:
-        del self.joined[next(iter(self.joined))]
-        self._joined_holes = getattr(self, "_joined_holes", 0) + 1
-        if self._joined_holes >= self._COMPACT_AFTER:
-            self.joined, self._joined_holes = dict(self.joined), 0
+            self.pop_oldest("joined")
 
     def drain_changed(self) -> list[WindowResult]:
         """The emissions since the last call (for the publisher), oldest name first."""
