@@ -463,3 +463,19 @@ class TestArmChanges:
             restored.apply(event)
         assert restored.digest() == ledger.digest() == fold(events).digest()
         assert ledger.arms["a"].outcomes == 1  # the retired arm's pending outcome still counts
+
+
+class TestFifoTables:
+    def test_evicting_past_the_rebuild_keeps_order_and_bytes(self) -> None:
+        """Thousands of evictions (past a rebuild of the dict) leave the newest entries in log
+        order, encoded exactly as a table that only ever held them."""
+        from actors.aggregate import COMPACT_AFTER
+
+        evicted = ExperimentLedger.initial("fifo")
+        evicted.resolved = {f"d{i}": float(i) for i in range(COMPACT_AFTER + 100)}
+        for _ in range(COMPACT_AFTER + 50):
+            evicted.pop_oldest("resolved")
+        fresh = ExperimentLedger.initial("fifo")
+        fresh.resolved = {f"d{i}": float(i) for i in range(COMPACT_AFTER + 50, COMPACT_AFTER + 100)}
+        assert list(evicted.resolved) == list(fresh.resolved)
+        assert evicted.to_bytes() == fresh.to_bytes()
