@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import math
-from collections import deque
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from collections.abc import Sequence
+from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
 
-from actors.drift.base import Alarm, Detector, at_least, observation, probability
+from actors.drift.base import at_least, probability
+from actors.drift.two_windows import TwoWindowTest
 
 MAX_EXACT_N = 10_000
 """Largest sample the exact p-value is computed for (scipy's ``method="auto"`` switches to
@@ -79,7 +79,7 @@ def _prob_outside(m: int, n: int, g: int, h: int) -> float:
     return 1.0 - float(inside[m])
 
 
-class KSTest(Detector):
+class KSTest(TwoWindowTest):
     r"""Kolmogorov-Smirnov drift test between a reference window and the current one.
 
     The first ``reference_size`` observations after a (re)start are the reference; from then
@@ -123,53 +123,11 @@ class KSTest(Detector):
         self.every = at_least("every", every, 1)
         self.reset()
 
-    def reset(self) -> None:
-        self.reference: list[float] = []
-        self.window: deque[float] = deque(maxlen=self.window_size)
-        self.samples = 0
-        self.since_test = 0
+    def compare(self, reference: Sequence[float], current: Sequence[float]) -> float | None:
+        """D, if its p-value is below ``alpha``."""
+        statistic, pvalue = ks_2samp(reference, current)
+        return statistic if pvalue < self.alpha else None
 
-    def update(self, x: float) -> Alarm | None:
-        v = observation(x)
-        self.samples += 1
-        if len(self.reference) < self.reference_size:
-            self.reference.append(v)
-            return None
-        self.window.append(v)
-        self.since_test += 1
-        if len(self.window) < self.window_size or self.since_test < self.every:
-            return None
-        self.since_test = 0
-        statistic, pvalue = ks_2samp(self.reference, list(self.window))
-        if pvalue >= self.alpha:
-            return None
-        ref_mean = math.fsum(self.reference) / len(self.reference)
-        cur_mean = math.fsum(self.window) / len(self.window)
-        alarm = Alarm(
-            detector=self.name,
-            statistic=statistic,
-            threshold=self.alpha,
-            samples=self.samples,
-            window=len(self.window),
-            direction="up" if cur_mean > ref_mean else "down",
-        )
-        self.reset()
-        return alarm
-
-    def state(self) -> dict[str, Any]:
-        return {
-            "reference": list(self.reference),
-            "window": list(self.window),
-            "samples": self.samples,
-            "since_test": self.since_test,
-        }
-
-    def load(self, state: Mapping[str, Any]) -> None:
-        reference = [float(v) for v in state["reference"]]
-        window = [float(v) for v in state["window"]]
-        if len(reference) > self.reference_size or len(window) > self.window_size:
-            raise ValueError("KS state: a window is longer than its configured size")
-        self.reference = reference
-        self.window = deque(window, maxlen=self.window_size)
-        self.samples = int(state["samples"])
-        self.since_test = int(state["since_test"])
+    @property
+    def level(self) -> float:
+        return self.alpha

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-from collections import deque
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from collections.abc import Sequence
+from typing import ClassVar
 
 import numpy as np
 
-from actors.drift.base import Alarm, Detector, at_least, observation, positive
+from actors.drift.base import at_least, positive
+from actors.drift.two_windows import TwoWindowTest
 
 EMPTY_BIN_SHARE = 1e-4
 """Share given to an empty bin so its logarithm is finite (the convention of Evidently and
@@ -50,7 +50,7 @@ def psi(reference: Sequence[float], current: Sequence[float], bins: int = 10) ->
     return math.fsum(((c - r) * np.log(c / r)).tolist())
 
 
-class PSI(Detector):
+class PSI(TwoWindowTest):
     r"""Population-stability-index drift test between a reference window and the current one.
 
     The first ``reference_size`` observations after a (re)start are the reference, binned at
@@ -90,53 +90,11 @@ class PSI(Detector):
         self.every = at_least("every", every, 1)
         self.reset()
 
-    def reset(self) -> None:
-        self.reference: list[float] = []
-        self.window: deque[float] = deque(maxlen=self.window_size)
-        self.samples = 0
-        self.since_test = 0
+    def compare(self, reference: Sequence[float], current: Sequence[float]) -> float | None:
+        """The index, if above ``threshold``."""
+        index = psi(reference, current, self.bins)
+        return index if index > self.threshold else None
 
-    def update(self, x: float) -> Alarm | None:
-        v = observation(x)
-        self.samples += 1
-        if len(self.reference) < self.reference_size:
-            self.reference.append(v)
-            return None
-        self.window.append(v)
-        self.since_test += 1
-        if len(self.window) < self.window_size or self.since_test < self.every:
-            return None
-        self.since_test = 0
-        index = psi(self.reference, list(self.window), self.bins)
-        if index <= self.threshold:
-            return None
-        ref_mean = math.fsum(self.reference) / len(self.reference)
-        cur_mean = math.fsum(self.window) / len(self.window)
-        alarm = Alarm(
-            detector=self.name,
-            statistic=index,
-            threshold=self.threshold,
-            samples=self.samples,
-            window=len(self.window),
-            direction="up" if cur_mean > ref_mean else "down",
-        )
-        self.reset()
-        return alarm
-
-    def state(self) -> dict[str, Any]:
-        return {
-            "reference": list(self.reference),
-            "window": list(self.window),
-            "samples": self.samples,
-            "since_test": self.since_test,
-        }
-
-    def load(self, state: Mapping[str, Any]) -> None:
-        reference = [float(v) for v in state["reference"]]
-        window = [float(v) for v in state["window"]]
-        if len(reference) > self.reference_size or len(window) > self.window_size:
-            raise ValueError("PSI state: a window is longer than its configured size")
-        self.reference = reference
-        self.window = deque(window, maxlen=self.window_size)
-        self.samples = int(state["samples"])
-        self.since_test = int(state["since_test"])
+    @property
+    def level(self) -> float:
+        return self.threshold
