@@ -1188,7 +1188,7 @@ async def fold_phases(
             report.notes.append(
                 f"4b ({label}): events appended at {result.append_per_s:,.0f}/s before the actor "
                 f"started (not timed); outcomes/s counts the outcomes over the whole fold, which "
-                f"also folds their decisions (each decision re-encodes its context)"
+                f"also folds their decisions (each carrying the vector it was decided on)"
             )
     finally:
         with contextlib.suppress(Exception):
