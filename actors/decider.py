@@ -21,7 +21,7 @@ from actors.context_features import ContextError
 from actors.experiment_ledger import ExperimentLedger
 from actors.experiments.assignment import Split, in_fraction
 from actors.experiments.lifecycle import Status
-from actors.policies import DecisionRngs
+from actors.policies import Choice, DecisionRngs
 from actors.policies.base import FloatArray
 from events.schema import DecisionMade
 
@@ -169,10 +169,10 @@ def decide_many(
             )
     for eligible_arms_, members in groups.items():
         ids = [decision_ids[i] for i in members]
-        choices = policy.choose_batch(
-            eligible_arms_, [vectors[i] for i in members], DecisionRngs(ledger.seed, ids)
-        )
-        for i, choice in zip(members, choices, strict=True):
+        contexts = [vectors[i] for i in members]
+        choices = policy.choose_batch(eligible_arms_, contexts, DecisionRngs(ledger.seed, ids))
+        shadows = _shadow_choices(ledger, eligible_arms_, contexts, ids)
+        for i, choice, shadow in zip(members, choices, shadows, strict=True):
             results[i] = _decided(
                 ledger,
                 requests[i],
@@ -184,8 +184,24 @@ def decide_many(
                 missing_of[i],
                 removed_of[i],
                 reason=None,
+                shadow=shadow,
             )
     return [result for result in results if result is not None]
+
+
+def _shadow_choices(
+    ledger: ExperimentLedger,
+    eligible: Sequence[str],
+    contexts: list[FloatArray | None],
+    decision_ids: list[str],
+) -> Sequence[Choice | None]:
+    """The shadow challenger's choices for a group (its own generators, so the served
+    choices are the same with or without it), or Nones without a challenger."""
+    shadow = ledger.shadow_policy
+    if shadow is None:
+        return [None] * len(decision_ids)
+    ids = [f"shadow:{decision_id}" for decision_id in decision_ids]
+    return shadow.choose_batch(eligible, contexts, DecisionRngs(ledger.seed, ids))
 
 
 _NO_LIMITS = Eligibility()
@@ -203,6 +219,7 @@ def _decided(
     removed: dict[str, str],
     *,
     reason: str | None,
+    shadow: Choice | None = None,
 ) -> tuple[Decision, DecisionMade]:
     spec = ledger.settings.catalogue.get(arm) if ledger.settings is not None else None
     decision = Decision(
@@ -227,6 +244,8 @@ def _decided(
         context=request.context,
         x=None if x is None else x.astype("<f8").tobytes(),
         missing_features=tuple(missing),
+        shadow_arm=None if shadow is None else shadow.arm,
+        shadow_propensity=None if shadow is None else shadow.propensity,
     )
     return decision, event
 

@@ -20,6 +20,14 @@ from actors.policies import POLICIES, Policy, make_policy
 from actors.reward import RewardSpec
 
 
+class ShadowSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A challenger policy run in shadow: it decides every request and learns from every
+    served outcome, but what it chose is only logged (``DecisionMade.shadow_arm``)."""
+
+    policy: str
+    policy_params: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
 class ExperimentConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     policy: str = "thompson_beta"
     """A name from ``actors.policies.POLICIES``."""
@@ -34,6 +42,8 @@ class ExperimentConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     pending_ttl_s: float = 7 * 86400.0
     """How long (in event time) a decision waits for its outcome."""
     pending_capacity: int = 100_000
+    shadow: ShadowSpec | None = None
+    """A challenger policy computed and logged beside the served one, never served."""
     drift: dict[str, Any] | None = None
     """Drift monitoring of every arm: ``{"detectors": [...], "rules": [...]}`` as
     :meth:`actors.drift.monitor.DriftMonitor.from_config` reads it."""
@@ -79,6 +89,18 @@ def parse_config(raw: dict[str, Any], arms: Sequence[str]) -> ExperimentConfig:
         build_policy(config, arms)
     except ValueError as exc:
         raise ConfigError("config.policy_params", str(exc)) from exc
+    if config.shadow is not None:
+        if config.shadow.policy not in POLICIES:
+            raise ConfigError(
+                "config.shadow.policy",
+                f"unknown policy {config.shadow.policy!r}; known: {sorted(POLICIES)}",
+            )
+        if POLICIES[config.shadow.policy].contextual and config.features is None:
+            raise ConfigError("config.features", f"policy {config.shadow.policy!r} needs features")
+        try:
+            build_shadow_policy(config, arms)
+        except ValueError as exc:
+            raise ConfigError("config.shadow.policy_params", str(exc)) from exc
     if config.drift is not None:
         try:
             DriftMonitor.from_config(config.drift)
@@ -88,7 +110,19 @@ def parse_config(raw: dict[str, Any], arms: Sequence[str]) -> ExperimentConfig:
 
 
 def build_policy(config: ExperimentConfig, arms: Sequence[str]) -> Policy:
-    params = dict(config.policy_params)
-    if config.features is not None and POLICIES[config.policy].contextual:
+    return _policy(config, config.policy, config.policy_params, arms)
+
+
+def build_shadow_policy(config: ExperimentConfig, arms: Sequence[str]) -> Policy | None:
+    if config.shadow is None:
+        return None
+    return _policy(config, config.shadow.policy, config.shadow.policy_params, arms)
+
+
+def _policy(
+    config: ExperimentConfig, name: str, given: dict[str, Any], arms: Sequence[str]
+) -> Policy:
+    params = dict(given)
+    if config.features is not None and POLICIES[name].contextual:
         params["dim"] = config.features.dim
-    return make_policy(config.policy, arms, params)
+    return make_policy(name, arms, params)

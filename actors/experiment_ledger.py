@@ -21,9 +21,10 @@ from actors.context_features import ContextEncoder, ContextError
 from actors.drift.monitor import DriftMonitor
 from actors.drift_response import alarms_of, apply_action
 from actors.experiment_analysis import Analysis, proposal_events
-from actors.experiment_config import ExperimentConfig, build_policy
+from actors.experiment_config import ExperimentConfig, build_policy, build_shadow_policy
 from actors.experiment_lifecycle import LIFECYCLE_EVENTS, LifecycleState
 from actors.experiments.lifecycle import Status
+from actors.experiments.shadow import ShadowTally, shadow_decision
 from actors.policies import Policy, policy_from_bytes
 from actors.reward import composite_reward
 from actors.statistics import SampleSummary
@@ -66,6 +67,10 @@ class PendingDecision(msgspec.Struct, array_like=True):
     serving: bool = True
     """Made while the experiment ran; a decision served while it was paused, a draft or
     complete (the champion or fallback) joins its outcome but teaches the policy nothing."""
+    propensity: float = 1.0
+    """The served choice's propensity, kept (with ``shadow_arm``) to score the challenger."""
+    shadow_arm: str | None = None
+    """What the shadow challenger chose, if the experiment runs one."""
 
 
 _DRIFT_APPLIED_KEPT = 1024
@@ -106,6 +111,10 @@ class ExperimentLedger(Aggregate, kw_only=True, dict=True):
     expired_decisions: int = 0
     missing_features: int = 0
     context_errors: int = 0
+    shadow_state: bytes = b""
+    """The shadow challenger's bytes as of the last encoding; the live one is
+    ``self.shadow_policy``."""
+    shadow: ShadowTally = msgspec.field(default_factory=ShadowTally)
     drift_state: bytes = b""
     """The drift monitor's bytes as of the last encoding; the live one is ``self.drift``."""
     drift_outbox: dict[str, bytes] = msgspec.field(default_factory=dict)
@@ -134,10 +143,13 @@ class ExperimentLedger(Aggregate, kw_only=True, dict=True):
         self.settings: ExperimentConfig | None = None
         self.encoder: ContextEncoder | None = None
         self.drift: DriftMonitor | None = None
+        self.shadow_policy: Policy | None = None
         if self.created:
             self._configure(policy_from_bytes(self.policy_state) if self.policy_state else None)
             if self.drift_state:
                 self.drift = DriftMonitor.from_bytes(self.drift_state)
+            if self.shadow_state:
+                self.shadow_policy = policy_from_bytes(self.shadow_state)
 
     def _configure(self, policy: Policy | None) -> None:
         """Build the parsed config, the context encoder and the policy (non-encoded caches)."""
@@ -145,6 +157,8 @@ class ExperimentLedger(Aggregate, kw_only=True, dict=True):
         features = self.settings.features
         self.encoder = ContextEncoder(features) if features is not None else None
         self.policy = policy if policy is not None else build_policy(self.settings, list(self.arms))
+        if self.shadow_policy is None and self.settings.shadow is not None:
+            self.shadow_policy = build_shadow_policy(self.settings, list(self.arms))
         if self.settings.drift is not None and self.drift is None:
             self.drift = DriftMonitor.from_config(self.settings.drift)
 
@@ -153,6 +167,8 @@ class ExperimentLedger(Aggregate, kw_only=True, dict=True):
             self.policy_state = self.policy.to_bytes()
         if self.drift is not None:
             self.drift_state = self.drift.to_bytes()
+        if self.shadow_policy is not None:
+            self.shadow_state = self.shadow_policy.to_bytes()
         return super().to_bytes()
 
     def outbox(self) -> list[Event]:
@@ -219,11 +235,15 @@ class ExperimentLedger(Aggregate, kw_only=True, dict=True):
             self.config = {**self.config, "catalogue": catalogue}
         self._configure(self.policy)
         self.policy.add_arm(event.arm)
+        if self.shadow_policy is not None:
+            self.shadow_policy.add_arm(event.arm)
 
     def _retire_arm(self, event: ArmRetired) -> None:
         if self.policy is None or event.arm not in self.policy.arms or len(self.policy.arms) == 1:
             return
         self.policy.retire_arm(event.arm)
+        if self.shadow_policy is not None and event.arm in self.shadow_policy.arms:
+            self.shadow_policy.retire_arm(event.arm)
         self.retired_arms.append(event.arm)
 
     def _decide(self, event: DecisionMade) -> None:
@@ -242,9 +262,11 @@ class ExperimentLedger(Aggregate, kw_only=True, dict=True):
         if serving and self.settings is not None and self.settings.experiment.analysed:
             counts = self.analysis.decisions
             counts[event.arm] = counts.get(event.arm, 0) + 1
-        self.pending[event.decision_id] = PendingDecision(
-            event.arm, float(event.at), x_bytes, serving
-        )
+        pending = PendingDecision(event.arm, float(event.at), x_bytes, serving)
+        if event.shadow_arm is not None:
+            pending.propensity, pending.shadow_arm = float(event.propensity), event.shadow_arm
+            self.shadow.record(shadow_decision(event.arm, event.shadow_arm))
+        self.pending[event.decision_id] = pending
         if len(self.pending) > self.pending_capacity:
             self.pop_oldest("pending")
             self.expired_decisions += 1
@@ -293,13 +315,16 @@ class ExperimentLedger(Aggregate, kw_only=True, dict=True):
             stats.rewarded += 1
             stats.reward_sum += reward
             stats.reward_sumsq += reward * reward
-            policy = self.policy
-            if policy is not None and decision.arm in policy.arms:
-                if decision.x is not None:
-                    x = np.frombuffer(decision.x, dtype="<f8")
-                    policy.update(decision.arm, reward, x, float(event.at))
-                elif not policy.contextual:
-                    policy.update(decision.arm, reward, None, float(event.at))
+            for policy in (self.policy, self.shadow_policy):
+                if policy is not None and decision.arm in policy.arms:
+                    if decision.x is not None:
+                        x = np.frombuffer(decision.x, dtype="<f8")
+                        policy.update(decision.arm, reward, x, float(event.at))
+                    elif not policy.contextual:
+                        policy.update(decision.arm, reward, None, float(event.at))
+            if decision.shadow_arm is not None:
+                shadowed = shadow_decision(decision.arm, decision.shadow_arm)
+                self.shadow.score(shadowed, reward, decision.propensity)
         if cost is not None:
             stats.cost_usd += cost
         if event.latency_ms is not None:
@@ -417,6 +442,15 @@ class ExperimentLedger(Aggregate, kw_only=True, dict=True):
             "policy": self.settings.policy if self.settings is not None else None,
             "duplicate_outcomes": self.duplicate_outcomes,
             "duplicate_decisions": self.duplicate_decisions,
+            "shadow": None
+            if self.settings is None or self.settings.shadow is None
+            else {
+                "policy": self.settings.shadow.policy,
+                "agreement_rate": self.shadow.agreement_rate,
+                "served_mean_reward": self.shadow.served_mean,
+                "shadow_ips_mean_reward": self.shadow.shadow_ips_mean,
+                "scored": self.shadow.scored,
+            },
             "drift_alarms": self.drift_alarms,
             "drift_actions_applied": self.drift_actions_applied,
             "arms": {

@@ -103,6 +103,9 @@ class DecisionMade(Event, frozen=True, kw_only=True):
     stand-in, or events older than the field) means the fold encodes ``context`` itself."""
     missing_features: tuple[str, ...] = ()
     """Declared features the context lacked, which took their defaults (with ``x``)."""
+    shadow_arm: str | None = None
+    """What the experiment's shadow challenger chose for this request (not served)."""
+    shadow_propensity: float | None = None
 
 
 class OutcomeObserved(Event, frozen=True, kw_only=True):

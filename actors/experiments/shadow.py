@@ -32,12 +32,42 @@ def shadow_decision(champion_choice: str, challenger_choice: str) -> ShadowDecis
 
 
 class ShadowTally(msgspec.Struct, kw_only=True):
-    """Running counts of shadow comparisons (a fold over logged shadow decisions)."""
+    """Running counts of shadow comparisons (a fold over logged shadow decisions), and the
+    inverse-propensity estimate of the challenger's mean reward from the served outcomes.
+
+    IPS (Horvitz & Thompson 1952; for bandits, Li et al. 2011, "Unbiased offline evaluation"):
+    an outcome whose served arm is the one the challenger chose counts ``reward / p``, with
+    ``p`` the probability with which the *served* policy chose that arm; every other outcome
+    counts 0. Averaged over all scored outcomes this estimates, without bias, the reward the
+    challenger would have earned, provided the served policy gives every arm the challenger
+    picks a positive probability (a deterministic champion such as LinUCB does not: then the
+    estimate covers only what they agreed on, and ``agreement_rate`` says how much that is).
+    """
 
     compared: int = 0
     agreed: int = 0
     disagreements: dict[str, int] = msgspec.field(default_factory=dict)
     """``"served->shadow"`` -> count, in first-seen order."""
+    scored: int = 0
+    """Outcomes with a reward of decisions that had a shadow choice."""
+    served_reward_sum: float = 0.0
+    ips_reward_sum: float = 0.0
+
+    def score(self, decision: ShadowDecision, reward: float, served_propensity: float) -> None:
+        """Fold one outcome of a shadowed decision (``served_propensity`` in (0, 1])."""
+        self.scored += 1
+        self.served_reward_sum += reward
+        if decision.agrees:
+            self.ips_reward_sum += reward / served_propensity
+
+    @property
+    def served_mean(self) -> float | None:
+        return self.served_reward_sum / self.scored if self.scored else None
+
+    @property
+    def shadow_ips_mean(self) -> float | None:
+        """The challenger's estimated mean reward on the served traffic."""
+        return self.ips_reward_sum / self.scored if self.scored else None
 
     def record(self, decision: ShadowDecision) -> None:
         self.compared += 1

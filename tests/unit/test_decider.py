@@ -20,7 +20,7 @@ from actors.decider import (
 from actors.experiment_config import ConfigError, parse_config
 from actors.experiment_ledger import ExperimentLedger
 from actors.policies import POLICIES
-from events.schema import ExperimentArchived, ExperimentCreated, OutcomeObserved
+from events.schema import DecisionMade, ExperimentArchived, ExperimentCreated, OutcomeObserved
 
 EXP = "router"
 CATALOGUE = {
@@ -374,3 +374,74 @@ class TestLoggedVectors:
                 ledger.apply(outcome)
         assert with_x.missing_features > 0
         assert with_x.digest() == without_x.digest()
+
+
+SHADOWED = {"catalogue": CATALOGUE, "policy": "ucb1", "shadow": {"policy": "thompson_beta"}}
+
+
+class TestShadowChallenger:
+    def test_the_challenger_is_logged_and_the_champion_served(self) -> None:
+        """With a shadow challenger every decision logs its choice and propensity, and the
+        served arm is exactly what the experiment without a challenger would serve."""
+        shadowed = ledger_with(SHADOWED)
+        alone = ledger_with({"catalogue": CATALOGUE, "policy": "ucb1"})
+        world = np.random.default_rng(5)
+        for i in range(300):
+            (served, event), (plain, _) = (
+                decide(ledger, DecideRequest(), decision_id=f"router:s{i}", now=float(i))
+                for ledger in (shadowed, alone)
+            )
+            assert served.arm == plain.arm
+            assert event.shadow_arm in ("gpt-4", "mixtral") and event.shadow_propensity
+            reward = float(world.random() < (0.8 if served.arm == "gpt-4" else 0.4))
+            for ledger in (shadowed, alone):
+                decided = (
+                    event
+                    if ledger is shadowed
+                    else msgspec.structs.replace(event, shadow_arm=None, shadow_propensity=None)
+                )
+                ledger.apply(decided)
+                ledger.apply(
+                    OutcomeObserved(
+                        event_id=f"o{i}", entity_id=EXP, at=i + 0.5,
+                        decision_id=event.decision_id, reward=reward,
+                    )
+                )  # fmt: skip
+        tally = shadowed.shadow
+        assert tally.compared == 300 and tally.scored == 300
+        assert 0.0 < (tally.agreement_rate or 0.0) <= 1.0
+        assert shadowed.shadow_policy is not None
+        assert shadowed.summary()["shadow"]["policy"] == "thompson_beta"  # type: ignore[index]
+
+    def test_the_ips_estimate_counts_agreements_weighted_by_the_served_propensity(
+        self,
+    ) -> None:
+        """Outcomes where the challenger agreed count reward / propensity, the others 0."""
+        ledger = ledger_with(SHADOWED)
+        cases = [
+            ("gpt-4", "gpt-4", 0.5, 1.0),
+            ("gpt-4", "mixtral", 0.5, 1.0),
+            ("mixtral", "mixtral", 0.25, 0.5),
+        ]
+        for i, (served, shadow, propensity, reward) in enumerate(cases):
+            ledger.apply(
+                DecisionMade(
+                    event_id=f"router:i{i}", entity_id=EXP, at=1.0, decision_id=f"router:i{i}",
+                    arm=served, propensity=propensity, shadow_arm=shadow, shadow_propensity=0.5,
+                )
+            )  # fmt: skip
+            ledger.apply(
+                OutcomeObserved(
+                    event_id=f"oi{i}", entity_id=EXP, at=2.0, decision_id=f"router:i{i}",
+                    reward=reward,
+                )
+            )  # fmt: skip
+        assert ledger.shadow.shadow_ips_mean == pytest.approx((1.0 / 0.5 + 0.5 / 0.25) / 3)
+        assert ledger.shadow.served_mean == pytest.approx(2.5 / 3)
+        assert ledger.shadow.agreement_rate == pytest.approx(2 / 3)
+
+    def test_an_unknown_challenger_policy_is_refused_with_its_field(self) -> None:
+        """A shadow policy that does not exist is a config error naming config.shadow.policy."""
+        with pytest.raises(ConfigError) as refused:
+            parse_config({"shadow": {"policy": "oracle"}}, ["gpt-4", "mixtral"])
+        assert refused.value.field == "config.shadow.policy"
