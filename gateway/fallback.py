@@ -62,7 +62,7 @@ class FallbackStandIn:
         if self._heartbeats is not None:
             await self._heartbeats.unsubscribe()
         for sub in self._standing_in.values():
-            await sub.unsubscribe()
+            await sub.drain()
         self._standing_in.clear()
 
     async def _heard(self, msg: Msg) -> None:
@@ -101,7 +101,9 @@ class FallbackStandIn:
                 "standing in with the fallback arm", extra={"experiment": experiment, "arm": arm}
             )
         elif (not silent or arm is None) and experiment in self._standing_in:
-            await self._standing_in.pop(experiment).unsubscribe()
+            # Drain, not unsubscribe: requests the server already handed to the stand-in are
+            # answered; an unsubscribe would drop them, and their callers would time out.
+            await self._standing_in.pop(experiment).drain()
             log.info("actor serves again", extra={"experiment": experiment})
 
     async def _answer(self, msg: Msg) -> None:
