@@ -62,7 +62,7 @@ class FallbackStandIn:
         if self._heartbeats is not None:
             await self._heartbeats.unsubscribe()
         for sub in self._standing_in.values():
-            await sub.drain()
+            await sub.drain()  # type: ignore[no-untyped-call]
         self._standing_in.clear()
 
     async def _heard(self, msg: Msg) -> None:
@@ -103,7 +103,7 @@ class FallbackStandIn:
         elif (not silent or arm is None) and experiment in self._standing_in:
             # Drain, not unsubscribe: requests the server already handed to the stand-in are
             # answered; an unsubscribe would drop them, and their callers would time out.
-            await self._standing_in.pop(experiment).drain()
+            await self._standing_in.pop(experiment).drain()  # type: ignore[no-untyped-call]
             log.info("actor serves again", extra={"experiment": experiment})
 
     async def _answer(self, msg: Msg) -> None:
