@@ -88,9 +88,9 @@ def reward_spec(cost_weight: float, cost_max_usd: float) -> RewardSpec:
     """Quality (weight 1) and cost (``cost_weight``), cost normalised by ``cost_max_usd``."""
     return RewardSpec(
         quality_weight=1.0,
-        cost_weight=cost_weight,
+        cost_weight=float(cost_weight),
         latency_weight=0.0,
-        cost_max_usd=cost_max_usd,
+        cost_max_usd=float(cost_max_usd),
     )
 
 
