@@ -14,6 +14,7 @@ single label, while a bag of words needs a count per bucket.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
@@ -38,6 +39,12 @@ _WORD = re.compile(r"[a-z0-9]+")
 def ngram_bag(text: str, buckets: int) -> list[float]:
     """Unigram and bigram counts of ``text`` hashed into ``buckets``, scaled to unit L2 norm
     (all zeros for a text without words)."""
+    return list(_ngram_bag(text, buckets))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _ngram_bag(text: str, buckets: int) -> tuple[float, ...]:
+    """Cached: a sweep routes every prompt dozens of times."""
     if buckets < 1:
         raise ValueError(f"buckets must be >= 1, got {buckets}")
     words = _WORD.findall(text.lower())
@@ -45,7 +52,7 @@ def ngram_bag(text: str, buckets: int) -> list[float]:
     for gram in [*words, *(f"{a} {b}" for a, b in itertools.pairwise(words))]:
         counts[stable_bucket(gram, buckets)] += 1.0
     norm = math.sqrt(sum(c * c for c in counts))
-    return [c / norm for c in counts] if norm else counts
+    return tuple(c / norm for c in counts) if norm else tuple(counts)
 
 
 def context_of(prompt: Prompt, ngram_buckets: int = 0) -> dict[str, Any]:
