@@ -56,7 +56,12 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--dataset", choices=["mmlu", "gsm8k", "both"], default="mmlu")
     demo.add_argument("--seed", type=int, default=0, help="order of the prompts and the policy")
     demo.add_argument("--limit", type=int, help="route only the first N prompts of the order")
-    demo.add_argument("--policy", default="linear-ts-ngrams", help="a live preset of the demo")
+    demo.add_argument(
+        "--policy",
+        default="linucb-ngrams",
+        choices=["linucb", "linucb-ngrams", "linear-ts", "linear-ts-ngrams", "epsilon-greedy"],
+        help="the experiment's policy (a preset of llmopt/demo/presets.py)",
+    )
     demo.add_argument("--cost-weight", type=float, help="the reward's cost weight")
     demo.add_argument("--round-size", type=int, default=100, help="prompts per lockstep round")
     demo.add_argument("--experiment", help="experiment id (default from dataset/policy/seed)")

@@ -104,10 +104,20 @@ def table(
     def add(label: str, points: list[Point], seconds: float) -> None:
         cost = cost_at_quality(points, target)
         reduction = cost_reduction(cost, strong.cost_usd)
+        calls = cost_at_quality(points, target, in_calls=True)
+        fewer_calls = "" if calls is None else f"{1 - calls / len(prompts):.1%} fewer GPT-4 calls"
         versus_oracle = "" if cost is None else f"{cost / oracle.cost_usd:.2f}x oracle cost"
-        rows.append((label, reduction, f"{versus_oracle}; {len(points)} points, {seconds:.0f}s"))
+        rows.append(
+            (label, reduction, f"{fewer_calls}; {versus_oracle}; {len(points)} pts, {seconds:.0f}s")
+        )
         curves[label] = [
-            {"knob": p.knob, "cost_usd": p.cost_usd, "accuracy": p.accuracy, "regret": p.regret}
+            {
+                "knob": p.knob,
+                "cost_usd": p.cost_usd,
+                "accuracy": p.accuracy,
+                "regret": p.regret,
+                "strong_calls": p.strong_calls,
+            }
             for p in points
         ]
 

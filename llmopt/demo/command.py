@@ -27,7 +27,7 @@ from gateway.client import OptimizerClient
 from gateway.connection import connect
 from llmopt.demo.dataset import DATASETS, DatasetName, Prompt, load
 from llmopt.demo.driver import DemoError, LiveRun, create_experiment, drive, wait_for_seq
-from llmopt.demo.presets import DEFAULT_COST_WEIGHT, PRESETS
+from llmopt.demo.presets import DEFAULT_COST_WEIGHT, DEFAULT_POLICY, PRESETS
 from llmopt.demo.protocol import Tally, reward_spec, seeded_order, typical_flagship_cost
 from llmopt.demo.report import format_text, summary
 from llmopt.runtime import Services, nats_endpoint
@@ -42,7 +42,7 @@ class DemoOptions(msgspec.Struct, frozen=True, kw_only=True):
     dataset: DatasetChoice = "mmlu"
     seed: int = 0
     limit: int | None = None
-    policy: str = "linear-ts-ngrams"
+    policy: str = DEFAULT_POLICY
     cost_weight: float | None = None
     round_size: int = ROUND_SIZE
     experiment: str | None = None

@@ -32,6 +32,6 @@ subject), the others run live too."""
 
 LIVE_PRESETS: Final = tuple(name for name, spec in PRESETS.items() if not spec.per_subject)
 
-DEFAULT_POLICY: Final = "linear-ts-ngrams"
+DEFAULT_POLICY: Final = "linucb-ngrams"
 DEFAULT_COST_WEIGHT: Final[dict[str, float]] = {"mmlu": 0.2, "gsm8k": 0.2, "both": 0.2}
 """Per dataset, the cost weight whose offline point lies near 95% of GPT-4's accuracy."""

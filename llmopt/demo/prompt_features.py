@@ -1,7 +1,8 @@
 """The context of a prompt, as the application would send it with its decide request.
 
 Everything is computed from the prompt itself, before any model sees it: the task's subject
-(the MMLU subject, or ``gsm8k``), the estimated input tokens, and a bag of hashed word n-grams.
+(the MMLU subject, or ``gsm8k``), the estimated input tokens (as ``input_tokens`` and, in
+thousands, ``input_ktokens``), and a bag of hashed word n-grams.
 
 **Hashed n-grams.** Words are the lower-cased runs of letters and digits; the unigrams and
 bigrams are hashed into ``buckets`` columns with :func:`actors.context_features.stable_bucket`
@@ -57,9 +58,11 @@ def _ngram_bag(text: str, buckets: int) -> tuple[float, ...]:
 
 def context_of(prompt: Prompt, ngram_buckets: int = 0) -> dict[str, Any]:
     """The decide request's context for ``prompt``."""
+    tokens = estimate_input_tokens(prompt.prompt)
     context: dict[str, Any] = {
         "subject": prompt.subject,
-        "input_tokens": estimate_input_tokens(prompt.prompt),
+        "input_tokens": tokens,
+        "input_ktokens": tokens / 1000,
     }
     if ngram_buckets:
         for i, value in enumerate(ngram_bag(prompt.prompt, ngram_buckets)):
@@ -70,11 +73,14 @@ def context_of(prompt: Prompt, ngram_buckets: int = 0) -> dict[str, Any]:
 def feature_schema(subjects: Sequence[str], ngram_buckets: int = 0) -> FeatureSchema:
     """The schema that reads :func:`context_of`: a bias, the subject one-hot over ``subjects``
     (the published list of the benchmark's subjects, known before any traffic), ``log1p`` of
-    the input tokens, and the n-gram columns."""
+    the input tokens (difficulty grows with length roughly multiplicatively), the input tokens
+    in thousands (a call's cost is linear in them, so a linear model of the reward needs
+    them linearly), and the n-gram columns."""
     features: list[AnyFeature] = [
         BiasFeature(),
         OneHotFeature(name="subject", values=tuple(sorted(set(subjects)))),
         TokenCountFeature(name="input_tokens"),
+        NumericFeature(name="input_ktokens"),
     ]
     features.extend(NumericFeature(name=f"ng{i}") for i in range(ngram_buckets))
     return FeatureSchema(features=tuple(features))

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import msgspec
+import msgspec.structs
 
 
 class Point(msgspec.Struct, frozen=True, kw_only=True):
@@ -24,11 +25,19 @@ class Point(msgspec.Struct, frozen=True, kw_only=True):
     accuracy: float
     regret: float = 0.0
     """Mean reward regret against the per-prompt oracle (in the setting's reward units)."""
+    strong_calls: float = 0.0
+    """Mean number of calls to the strong model: the curve read in calls instead of dollars
+    (RouteLLM's "call-performance threshold"), for figures measured that way."""
 
 
-def cost_at_quality(points: Sequence[Point], target: float) -> float | None:
+def cost_at_quality(
+    points: Sequence[Point], target: float, *, in_calls: bool = False
+) -> float | None:
     """The cost at which the curve through ``points`` (ordered by cost) first reaches
-    ``target`` accuracy, linearly interpolated; None if no point reaches it."""
+    ``target`` accuracy, linearly interpolated; None if no point reaches it. With
+    ``in_calls`` the cost of a point is its number of strong-model calls."""
+    if in_calls:
+        points = [msgspec.structs.replace(p, cost_usd=p.strong_calls) for p in points]
     ordered = sorted(points, key=lambda p: (p.cost_usd, -p.accuracy))
     previous: Point | None = None
     for point in ordered:

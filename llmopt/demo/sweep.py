@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from llmopt.demo.cost_model import STRONG
 from llmopt.demo.dataset import Prompt
 from llmopt.demo.protocol import (
     PolicySpec,
@@ -56,6 +57,7 @@ def sweep(
             cost_usd=float(np.mean([t.cost_usd for t in tallies])),
             accuracy=float(np.mean([t.accuracy for t in tallies])),
             regret=float(np.mean([t.regret for t in tallies])),
+            strong_calls=float(np.mean([t.arms[STRONG] for t in tallies])),
         )
 
     points = sorted((point(k) for k in knobs), key=lambda p: p.knob)

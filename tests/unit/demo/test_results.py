@@ -39,3 +39,12 @@ def test_cost_reduction_is_the_share_saved() -> None:
     assert cost_reduction(None, 10.0) is None
     with pytest.raises(ValueError, match="positive"):
         cost_reduction(1.0, 0.0)
+
+
+def test_curve_can_be_read_in_strong_model_calls() -> None:
+    """Read in calls, the target's cost interpolates the points' strong-call counts."""
+    points = [
+        Point(knob=0.0, cost_usd=10.0, accuracy=0.8, strong_calls=100.0),
+        Point(knob=1.0, cost_usd=2.0, accuracy=0.7, strong_calls=20.0),
+    ]
+    assert cost_at_quality(points, 0.75, in_calls=True) == pytest.approx(60.0)
