@@ -31,7 +31,7 @@ import nats.aio.client
 from actors.decider import Decision
 from actors.reward import RewardSpec
 from gateway.client import OptimizerClient, OptimizerUnavailable
-from llmopt.demo.cost_model import ARMS, STRONG, call
+from llmopt.demo.cost_model import ARMS, call
 from llmopt.demo.dataset import Prompt
 from llmopt.demo.prompt_features import context_of
 from llmopt.demo.protocol import (
@@ -84,12 +84,17 @@ async def create_experiment(
     reward: RewardSpec,
     seed: int,
 ) -> int:
-    """Create the experiment through the admin API; returns its log sequence."""
+    """Create the experiment through the admin API; returns its log sequence.
+
+    The experiment has no fallback arm, on purpose: with one, the gateway's stand-in answers
+    decisions while the actor's heartbeat is unheard, which includes the moments right after
+    the actor starts, when both serve the queue group; a fallback decision depends on timing,
+    and the run would no longer be reproducible. Without one an unanswered decision is an
+    error, and the driver asks again (same request id, same decision)."""
     body = {
         "experiment_id": experiment_id,
         "arms": list(ARMS),
         "seed": seed,
-        "fallback_arm": STRONG,
         "description": f"llmopt demo: {spec.label}",
         "config": experiment_config(spec, subjects, reward),
         "request_id": f"{experiment_id}:create",

@@ -33,5 +33,7 @@ subject), the others run live too."""
 LIVE_PRESETS: Final = tuple(name for name, spec in PRESETS.items() if not spec.per_subject)
 
 DEFAULT_POLICY: Final = "linucb-ngrams"
-DEFAULT_COST_WEIGHT: Final[dict[str, float]] = {"mmlu": 0.2, "gsm8k": 0.2, "both": 0.2}
-"""Per dataset, the cost weight whose offline point lies near 95% of GPT-4's accuracy."""
+DEFAULT_COST_WEIGHT: Final[dict[str, float]] = {"mmlu": 0.18, "gsm8k": 0.125, "both": 0.18}
+"""Per dataset, a cost weight at which the default policy's offline curve (mean of 3 seeds)
+still lies at or just above 95% of GPT-4's accuracy: read off the sweep, so chosen in
+hindsight. ``both`` takes MMLU's (13 of its 14 parts), not tuned separately."""
