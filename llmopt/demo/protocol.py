@@ -247,3 +247,16 @@ def best_fixed_per_subject(ordered: Sequence[Prompt], reward: RewardSpec) -> lis
         for subject, _ in totals
     }
     return [best[p.subject] for p in ordered]
+
+
+def cumulative_regret(
+    ordered: Sequence[Prompt], choose: Sequence[str], reward: RewardSpec
+) -> list[float]:
+    """After each prompt, the summed regret so far against the per-prompt oracle."""
+    if len(choose) != len(ordered):
+        raise ValueError(f"{len(choose)} arms for {len(ordered)} prompts")
+    total, out = 0.0, []
+    for prompt, arm in zip(ordered, choose, strict=True):
+        total += oracle_reward(prompt, reward) - outcome_reward(call(prompt, arm), reward)
+        out.append(total)
+    return out

@@ -128,3 +128,13 @@ def test_context_encodes_under_the_declared_schema() -> None:
     x, missing = encoder.encode(context_of(prompt, 8))
     assert missing == []
     assert x.shape == (encoder.dim,)
+
+
+def test_cumulative_regret_ends_at_the_totals_regret() -> None:
+    """The cumulative regret curve never decreases and ends at the run's total regret."""
+    from llmopt.demo.protocol import cumulative_regret
+
+    tally, arms = run(LINUCB)
+    curve = cumulative_regret(seeded_order(PROMPTS, 1), arms, REWARD)
+    assert all(b >= a - 1e-12 for a, b in zip(curve, curve[1:], strict=False))
+    assert curve[-1] == pytest.approx(tally.regret)
