@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -136,5 +137,5 @@ def test_cumulative_regret_ends_at_the_totals_regret() -> None:
 
     tally, arms = run(LINUCB)
     curve = cumulative_regret(seeded_order(PROMPTS, 1), arms, REWARD)
-    assert all(b >= a - 1e-12 for a, b in zip(curve, curve[1:], strict=False))
+    assert all(b >= a - 1e-12 for a, b in itertools.pairwise(curve))
     assert curve[-1] == pytest.approx(tally.regret)
