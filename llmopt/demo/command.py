@@ -72,6 +72,17 @@ async def run_demo(settings: Settings, options: DemoOptions) -> int:
     if options.policy not in PRESETS or PRESETS[options.policy].per_subject:
         print(f"llmopt demo: unknown live policy {options.policy!r}", file=sys.stderr)
         return 2
+    if options.round_size < 1:
+        print(f"llmopt demo: --round-size must be >= 1, got {options.round_size}", file=sys.stderr)
+        return 2
+    if options.limit is not None and options.limit < 1:
+        print(f"llmopt demo: --limit must be >= 1, got {options.limit}", file=sys.stderr)
+        return 2
+    if options.cost_weight is not None and not (0.0 <= options.cost_weight < float("inf")):
+        print(
+            f"llmopt demo: --cost-weight must be >= 0, got {options.cost_weight}", file=sys.stderr
+        )
+        return 2
     spec = PRESETS[options.policy]
     ordered = demo_prompts(options.dataset, options.seed, options.limit)
     subjects = sorted({p.subject for name in _names(options.dataset) for p in load(name)})
