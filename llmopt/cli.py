@@ -1,4 +1,4 @@
-"""The ``llmopt`` command: serve, replay, events, report, experiment."""
+"""The ``llmopt`` command: demo, serve, replay, events, report, experiment."""
 
 from __future__ import annotations
 
@@ -49,6 +49,24 @@ def _parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("--json", action="store_true", help="print JSON")
 
+    demo = sub.add_parser(
+        "demo",
+        help="start the stack, route RouteLLM's MMLU/GSM8K prompts live, print cost and quality",
+    )
+    demo.add_argument("--dataset", choices=["mmlu", "gsm8k", "both"], default="mmlu")
+    demo.add_argument("--seed", type=int, default=0, help="order of the prompts and the policy")
+    demo.add_argument("--limit", type=int, help="route only the first N prompts of the order")
+    demo.add_argument(
+        "--policy",
+        default="linucb-ngrams",
+        choices=["linucb", "linucb-ngrams", "linear-ts", "linear-ts-ngrams", "epsilon-greedy"],
+        help="the experiment's policy (a preset of llmopt/demo/presets.py)",
+    )
+    demo.add_argument("--cost-weight", type=float, help="the reward's cost weight")
+    demo.add_argument("--round-size", type=int, default=100, help="prompts per lockstep round")
+    demo.add_argument("--experiment", help="experiment id (default from dataset/policy/seed)")
+    demo.add_argument("--json", action="store_true", help="print JSON")
+
     events = sub.add_parser("events", help="list or tail the log")
     events.add_argument("--kind", default="*")
     events.add_argument("--entity", default="*")
@@ -96,6 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "nats_sync_interval": args.sync_interval,
             "metrics_port": args.metrics_port,
         }
+    if args.command == "demo":
+        return _demo(args, overrides)
     try:
         settings = Settings.from_env(**overrides)
     except ValueError as exc:
@@ -114,6 +134,39 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return experiment_main(settings, args)
     return asyncio.run(_events(settings, args))
+
+
+def _demo(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
+    """``llmopt demo``; without a state dir, in a temporary one (a fresh log every run)."""
+    import os
+    import tempfile
+
+    from llmopt.demo.command import DemoOptions, run_demo
+
+    options = DemoOptions(
+        dataset=args.dataset,
+        seed=args.seed,
+        limit=args.limit,
+        policy=args.policy,
+        cost_weight=args.cost_weight,
+        round_size=args.round_size,
+        experiment=args.experiment,
+        as_json=args.json,
+    )
+    with contextlib.ExitStack() as stack:
+        if overrides["state_dir"] is None and not os.environ.get("LLMOPT_STATE_DIR"):
+            overrides = {
+                **overrides,
+                "state_dir": stack.enter_context(
+                    tempfile.TemporaryDirectory(prefix="llmopt-demo-")
+                ),
+            }
+        try:
+            settings = Settings.from_env(**overrides)
+        except ValueError as exc:
+            print(f"llmopt: {exc}", file=sys.stderr)
+            return 2
+        return asyncio.run(run_demo(settings, options))
 
 
 @contextlib.asynccontextmanager
