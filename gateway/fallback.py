@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import Final
+from typing import Any, Final
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -62,7 +62,7 @@ class FallbackStandIn:
         if self._heartbeats is not None:
             await self._heartbeats.unsubscribe()
         for sub in self._standing_in.values():
-            await sub.drain()  # type: ignore[no-untyped-call]
+            await sub.unsubscribe()
         self._standing_in.clear()
 
     async def _heard(self, msg: Msg) -> None:
@@ -101,9 +101,7 @@ class FallbackStandIn:
                 "standing in with the fallback arm", extra={"experiment": experiment, "arm": arm}
             )
         elif (not silent or arm is None) and experiment in self._standing_in:
-            # Drain, not unsubscribe: requests the server already handed to the stand-in are
-            # answered; an unsubscribe would drop them, and their callers would time out.
-            await self._standing_in.pop(experiment).drain()  # type: ignore[no-untyped-call]
+            await _step_down(self._standing_in.pop(experiment))
             log.info("actor serves again", extra={"experiment": experiment})
 
     async def _answer(self, msg: Msg) -> None:
@@ -143,3 +141,14 @@ class FallbackStandIn:
             reply = RequestError("unavailable", "no decision could be made; retry").reply()
         if msg.reply:
             await msg.respond(encode_reply(reply, msgpack=packed))
+
+
+async def _step_down(sub: Any) -> None:
+    """Leave the queue group: drain, so requests the server already handed to the stand-in
+    are answered (an unsubscribe would drop them and their callers would time out); if the
+    drain cannot complete (a connection in trouble), unsubscribe."""
+    try:
+        await sub.drain()
+    except Exception:
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()
