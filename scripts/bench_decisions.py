@@ -34,7 +34,8 @@ During every timed window the generator samples the CPU time of the actor's proc
 nats-server, itself, this process (the gateway), the rest of this run's process tree (Ray)
 and of everything else on the machine, so a bottleneck shows as a process near 100% of one
 core and a machine shared with other work is called out (its figures are pessimistic). Ray
-starts actors at nice 15 (``--worker-niceness`` changes it).
+starts actors at nice 15 by default; ``llmopt serve`` (and this script) start them at 0
+(``--worker-niceness`` changes it).
 
 Targets (PASS/FAIL in the table, not in the exit status): p50 <= 1 ms and p99 <= 3 ms at
 5,000/s; >= 10,000 decisions/s per instance; batch of 100 p99 <= 5 ms; >= 20,000 outcomes/s
@@ -1376,7 +1377,7 @@ def main(argv: list[str] | None = None) -> int:
         "--worker-niceness",
         type=int,
         default=None,
-        help="RAY_worker_niceness for the actors (default: Ray's, 15, as `llmopt serve` runs)",
+        help="RAY_worker_niceness for the actors (default 0, as `llmopt serve` runs a local Ray)",
     )
     parser.add_argument("--actor-logs", action="store_true", help="show the actors' log lines")
     parser.add_argument("--quick", action="store_true", help="smoke run: 3 s per load")
@@ -1395,12 +1396,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--duration, --fold-decisions and --batches must be positive")
 
     schema = check_schema()
-    if args.worker_niceness is not None:
-        os.environ[NICENESS_ENV] = str(args.worker_niceness)
+    os.environ[NICENESS_ENV] = str(0 if args.worker_niceness is None else args.worker_niceness)
     capacity = f"{args.pending_capacity:,}" if args.pending_capacity else "default (100,000)"
     defaults = Settings()
     kinds = ", ".join(str(f["kind"]) for f in FEATURES)
-    niceness = "Ray's default" if args.worker_niceness is None else str(args.worker_niceness)
+    niceness = os.environ[NICENESS_ENV]
     version = nats_server_version(find_nats_server())
     nats_py = f"nats-py {importlib.metadata.version('nats-py')}"
     print(machine_line([version, nats_py, f"ray {ray.__version__}"], f" ({cpu_model()})"))
