@@ -20,6 +20,7 @@ from nats.aio.msg import Msg
 from actors.catalogue import ArmSpec
 from actors.experiment_config import ConfigError, parse_config
 from actors.experiment_lifecycle import LIFECYCLE_EVENTS, LifecycleState
+from actors.experiments.lifecycle import Status
 from events.dead_letter import DeadLetterLog
 from events.log import EventLog
 from events.schema import ArmAdded, ArmRetired, Event, ExperimentArchived, ExperimentCreated
@@ -147,6 +148,14 @@ def decide_archive(state: Lifecycle, request: ArchiveExperiment, now: float) -> 
         raise RequestError(
             "invalid_transition",
             f"experiment {request.experiment_id!r} is archived already",
+            "experiment_id",
+        )
+    status = state.stage.status
+    if status in (Status.RUNNING, Status.PAUSED):
+        raise RequestError(
+            "invalid_transition",
+            f"cannot archive an experiment that is {status.value}: archive is allowed only "
+            "from draft or complete; stop it first (llmopt.admin.experiment.stop)",
             "experiment_id",
         )
     return ExperimentArchived(

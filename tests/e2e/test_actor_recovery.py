@@ -103,12 +103,13 @@ class TestDirectory:
         assert services.directory is not None
         assert services.directory.entities.is_live("experiment", entity_id)
 
-        reply = await nc.request(
-            "llmopt.admin.experiment.archive",
-            f'{{"experiment_id": "{entity_id}"}}'.encode(),
-            timeout=5.0,
-        )
-        assert b'"ok":true' in reply.data
+        for action in ("stop", "archive"):
+            reply = await nc.request(
+                f"llmopt.admin.experiment.{action}",
+                f'{{"experiment_id": "{entity_id}"}}'.encode(),
+                timeout=5.0,
+            )
+            assert b'"ok":true' in reply.data
 
         async def gone() -> bool:
             return await status_of(actor) is None

@@ -13,11 +13,12 @@ from nats.js import api
 
 from events.dead_letter import DEAD_LETTER_STREAM, DeadLetter, DeadLetterLog
 from events.log import EventLog
-from events.schema import ExperimentArchived, ExperimentCreated
+from events.schema import ExperimentArchived, ExperimentCompleted, ExperimentCreated
 from gateway.admin import AdminService
 
 CREATE = "llmopt.admin.experiment.create"
 ARCHIVE = "llmopt.admin.experiment.archive"
+STOP = "llmopt.admin.experiment.stop"
 
 
 @pytest.fixture
@@ -126,13 +127,21 @@ class TestArchive:
     async def test_archive_then_archive_again(
         self, nc: Any, admin: AdminService, event_log: EventLog, entity_id: str
     ) -> None:
-        """Archiving appends ExperimentArchived once; archiving again is an invalid transition."""
+        """A running experiment must be stopped before it is archived; archiving appends
+        ExperimentArchived once; archiving again is an invalid transition."""
         await ask(nc, CREATE, {"experiment_id": entity_id, "arms": ["a"]})
+        running = await ask(nc, ARCHIVE, {"experiment_id": entity_id})
+        assert running["error"]["code"] == "invalid_transition"
+        assert (await ask(nc, STOP, {"experiment_id": entity_id}))["ok"]
         assert (await ask(nc, ARCHIVE, {"experiment_id": entity_id, "reason": "done"}))["ok"]
         again = await ask(nc, ARCHIVE, {"experiment_id": entity_id})
         assert again["error"]["code"] == "invalid_transition"
         events = await lifecycle(event_log, entity_id)
-        assert [type(e) for e in events] == [ExperimentCreated, ExperimentArchived]
+        assert [type(e) for e in events] == [
+            ExperimentCreated,
+            ExperimentCompleted,
+            ExperimentArchived,
+        ]
 
     async def test_archiving_an_unknown_experiment_is_not_found(
         self, nc: Any, admin: AdminService, entity_id: str

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from actors.experiment_lifecycle import LifecycleState
+from actors.experiments.lifecycle import Status
 from events.schema import ExperimentArchived, ExperimentCreated
 from gateway.admin import (
     AlreadyApplied,
@@ -26,6 +28,12 @@ def create_request(**fields: object) -> CreateExperiment:
 
 
 CREATED = Lifecycle(created=True, last_seq=3, event_seqs={"create:exp-1:first": 3})
+COMPLETE = Lifecycle(
+    created=True,
+    last_seq=4,
+    event_seqs={"create:exp-1:first": 3, "stop:exp-1:s": 4},
+    stage=LifecycleState(status=Status.COMPLETE),
+)
 ARCHIVED = Lifecycle(
     created=True,
     archived=True,
@@ -81,10 +89,10 @@ class TestDecideCreate:
 
 
 class TestDecideArchive:
-    def test_created_experiment_gives_experiment_archived(self) -> None:
-        """Archiving a live experiment yields ExperimentArchived with the reason and time."""
+    def test_complete_experiment_gives_experiment_archived(self) -> None:
+        """Archiving a complete experiment yields ExperimentArchived with the reason and time."""
         request = ArchiveExperiment(experiment_id="exp-1", reason="done", request_id="r9")
-        assert decide_archive(CREATED, request, NOW) == ExperimentArchived(
+        assert decide_archive(COMPLETE, request, NOW) == ExperimentArchived(
             event_id="archive:exp-1:r9", entity_id="exp-1", at=NOW, reason="done"
         )
 
@@ -110,7 +118,16 @@ class TestDecideArchive:
     def test_create_and_archive_ids_do_not_collide(self) -> None:
         """A create request_id does not make an archive with the same request_id a retry."""
         request = ArchiveExperiment(experiment_id="exp-1", request_id="first")
-        assert isinstance(decide_archive(CREATED, request, NOW), ExperimentArchived)
+        assert isinstance(decide_archive(COMPLETE, request, NOW), ExperimentArchived)
+
+    @pytest.mark.parametrize("status", [Status.RUNNING, Status.PAUSED])
+    def test_a_running_or_paused_experiment_must_be_stopped_first(self, status: Status) -> None:
+        """Archive follows the state machine: from running or paused it is refused, saying so."""
+        state = Lifecycle(created=True, last_seq=3, stage=LifecycleState(status=status))
+        with pytest.raises(RequestError) as info:
+            decide_archive(state, ArchiveExperiment(experiment_id="exp-1"), NOW)
+        assert (info.value.code, info.value.field) == ("invalid_transition", "experiment_id")
+        assert "stop it first" in info.value.message
 
 
 class TestValidateCreate:
