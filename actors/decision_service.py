@@ -205,18 +205,20 @@ class DecisionService:
         if not requests:
             return
         results = self._decide_all(requests)
-        logged: list[tuple[Msg, bool, float, Decision, asyncio.Future[Any]]] = []
-        for (msg, packed, arrived), result in zip(accepted, results, strict=True):
+        logged: list[tuple[Msg, bool, float, DecideRequest, Decision, asyncio.Future[Any]]] = []
+        for (msg, packed, arrived), request, result in zip(
+            accepted, requests, results, strict=True
+        ):
             if isinstance(result, DecisionRefused):
                 await _respond(msg, _refusal(result).reply(), packed)
                 continue
             decision, event = result
-            logged.append((msg, packed, arrived, decision, await self._log(event)))
+            logged.append((msg, packed, arrived, request, decision, await self._log(event)))
         if not logged:
             return
         await asyncio.wait([ack for *_, ack in logged], timeout=LOG_WAIT_S)
         with tracer.start_as_current_span("result_serialize"):
-            for msg, packed, arrived, decision, ack in logged:
+            for msg, packed, arrived, request, decision, ack in logged:
                 answer = self._answer_if_logged([ack], decision, [decision.decision_id])
                 await _respond(msg, answer, packed)
                 elapsed = time.perf_counter() - arrived
@@ -227,6 +229,7 @@ class DecisionService:
                         extra={
                             "experiment": self.experiment,
                             "decision_id": decision.decision_id,
+                            "request_id": request.request_id,
                             "model_id": decision.model or decision.arm,
                             "arm": decision.arm,
                             "latency_ms": round(elapsed * 1e3, 3),

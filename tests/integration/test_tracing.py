@@ -161,3 +161,30 @@ def test_a_log_line_inside_a_span_names_its_trace(spans: InMemorySpanExporter) -
     assert inside["trace_id"] == format(span.get_span_context().trace_id, "032x")
     assert inside["span_id"] == format(span.get_span_context().span_id, "016x")
     assert "trace_id" not in outside
+
+
+async def test_a_decision_is_logged_with_the_specs_fields_at_debug(
+    spans: InMemorySpanExporter, nc: Any, storage: Any, entity_id: str
+) -> None:
+    """With the decisions logger at DEBUG, each decision is one JSON line with event,
+    decision_id, request_id, model_id, latency_ms and the trace it belongs to."""
+    lines: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(JsonFormatter().format(record))
+
+    logger = logging.getLogger("llmopt.decisions")
+    handler, level = Collect(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        async with decision_service(nc, entity_id):
+            decision = await OptimizerClient(nc, timeout_s=5.0).decide(entity_id, request_id="q-7")
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    [line] = [json.loads(x) for x in lines if json.loads(x)["event"] == "decision"]
+    assert line["decision_id"] == decision.decision_id and line["request_id"] == "q-7"
+    assert line["model_id"] == decision.arm and line["latency_ms"] > 0
+    assert len(line["trace_id"]) == 32
