@@ -40,6 +40,8 @@ from actors.decider import (
     decision_id_for,
 )
 from actors.experiment_ledger import ExperimentLedger
+from actors.feature_cache import FeatureCache
+from actors.window_feature_filler import WindowFeatureFiller
 from events.codec import encode
 from events.log import LOG_STREAM, MSG_ID
 from events.schema import DecisionMade, OutcomeObserved, subject_of
@@ -125,6 +127,8 @@ class DecisionService:
         self._replies: set[asyncio.Task[None]] = set()
         self._waiting: list[tuple[Msg, float]] = []
         self._latency = INFERENCE_LATENCY.labels(self.experiment)
+        self._filler: WindowFeatureFiller | None = None
+        """Fills configured context fields from feature windows (None: none configured)."""
         """Decide requests received and not yet decided (see :meth:`_decide`)."""
         self._heartbeat: asyncio.Task[None] | None = None
 
@@ -135,6 +139,7 @@ class DecisionService:
         return state
 
     async def start(self) -> None:
+        await self._start_filler()  # before the first request: features are there from then on
         queue = f"llmopt-decide-{self.experiment}"
         self._subs = [
             await self.nc.subscribe(f"{DECIDE_PREFIX}.{self.experiment}", queue, cb=self._decide),
@@ -148,6 +153,14 @@ class DecisionService:
             ),
         ]
         self._heartbeat = asyncio.get_running_loop().create_task(self._beat())
+
+    async def _start_filler(self) -> None:
+        settings = self.ledger.settings
+        if settings is None or not settings.window_features:
+            return
+        cache = FeatureCache(self.nc)
+        await cache.start()
+        self._filler = WindowFeatureFiller(cache, settings.window_features)
 
     async def _beat(self) -> None:
         subject = f"{SERVING_PREFIX}.{self.experiment}"
@@ -165,6 +178,9 @@ class DecisionService:
         for sub in self._subs:
             await sub.unsubscribe()
         self._subs = []
+        if self._filler is not None:
+            await self._filler.cache.stop()
+            self._filler = None
 
     async def _decide(self, msg: Msg) -> None:
         """Queue the request; the requests that arrive together are decided together.
@@ -202,6 +218,7 @@ class DecisionService:
                     await _respond(msg, exc.reply(), packed)
                     continue
                 accepted.append((msg, packed, arrived))
+            requests = self._filled(requests)
         if not requests:
             return
         results = self._decide_all(requests)
@@ -260,7 +277,9 @@ class DecisionService:
                     f"a batch holds 1 to {MAX_BATCH} requests, got {len(batch.requests)}",
                     "requests",
                 )
-            results = self._decide_all(batch.requests)
+            with tracer.start_as_current_span("feature_fetch"):
+                requests = self._filled(batch.requests)
+            results = self._decide_all(requests)
             decided = []
             for i, result in enumerate(results):
                 if isinstance(result, DecisionRefused):
@@ -275,6 +294,10 @@ class DecisionService:
             return
         ids = [decision.decision_id for decision in decisions]
         self._spawn(self._reply_after(acks, msg, BatchReply(decisions), packed, ids))
+
+    def _filled(self, requests: list[DecideRequest]) -> list[DecideRequest]:
+        filler = self._filler
+        return requests if filler is None else [filler.fill(r) for r in requests]
 
     def _decide_all(
         self, requests: list[DecideRequest]

@@ -18,6 +18,28 @@ from actors.experiments.plan import ExperimentPlan, PlanError, check_plan
 from actors.feature_schema import FeatureSchema
 from actors.policies import POLICIES, Policy, make_policy
 from actors.reward import RewardSpec
+from actors.windows.feature_set import WINDOW_FEATURES
+
+
+class WindowFeatureRef(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Fill the request's ``context[field]`` (when the application did not send it) with a
+    feature window's newest value, read from the actor's in-memory copy of the online store.
+
+    The key is ``context[key_from]`` (e.g. the request's ``service``) or the fixed ``key``; a
+    stale or missing value takes the feature's default (``None`` for the nullable ones, which
+    the feature schema then treats as missing). The filled context is what is logged, so the
+    fold and a replay see the value the decision saw.
+    """
+
+    field: str
+    window: str
+    """The feature window entity's id."""
+    kind: str
+    """The window kind's name, e.g. ``tumbling_60s``."""
+    feature: str
+    """A name of ``actors.windows.feature_set.WINDOW_FEATURES`` (``mean``, ``p95``, ...)."""
+    key_from: str | None = None
+    key: str | None = None
 
 
 class ShadowSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -42,6 +64,8 @@ class ExperimentConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     pending_ttl_s: float = 7 * 86400.0
     """How long (in event time) a decision waits for its outcome."""
     pending_capacity: int = 100_000
+    window_features: tuple[WindowFeatureRef, ...] = ()
+    """Context fields filled from feature windows before the policy decides."""
     shadow: ShadowSpec | None = None
     """A challenger policy computed and logged beside the served one, never served."""
     drift: dict[str, Any] | None = None
@@ -89,6 +113,15 @@ def parse_config(raw: dict[str, Any], arms: Sequence[str]) -> ExperimentConfig:
         build_policy(config, arms)
     except ValueError as exc:
         raise ConfigError("config.policy_params", str(exc)) from exc
+    for i, ref in enumerate(config.window_features):
+        where = f"config.window_features[{i}]"
+        if WINDOW_FEATURES.get(ref.feature) is None:
+            known = [f.name for f in WINDOW_FEATURES.features]
+            raise ConfigError(
+                f"{where}.feature", f"unknown feature {ref.feature!r}; known: {known}"
+            )
+        if (ref.key_from is None) == (ref.key is None):
+            raise ConfigError(f"{where}.key_from", "give exactly one of key_from and key")
     if config.shadow is not None:
         if config.shadow.policy not in POLICIES:
             raise ConfigError(

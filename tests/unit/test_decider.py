@@ -271,6 +271,15 @@ class TestConfig:
             ({"catalogue": {"claude": CATALOGUE["gpt-4"]}}, "config.catalogue"),
             ({"reward": {"cost_weight": -1}}, "config"),
             ({"surprise": 1}, "config"),
+            (
+                {"window_features": [{"field": "f", "window": "w", "kind": "k", "feature": "p42"}]},
+                "config.window_features[0].feature",
+            ),
+            (
+                {"window_features": [{"field": "f", "window": "w", "kind": "k", "feature": "p95"}]},
+                "config.window_features[0].key_from",
+            ),
+            ({"drift": {"detectors": [{"metric": "quality", "detector": "nope"}]}}, "config.drift"),
         ],
     )
     def test_invalid_configs_name_their_field(self, config: dict[str, Any], field: str) -> None:
