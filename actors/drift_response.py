@@ -21,7 +21,13 @@ from actors.drift.actions import (
 )
 from actors.drift.monitor import DriftMonitor, drift_event, metrics_of
 from actors.policies import Policy
-from events.schema import DriftDetected, OutcomeObserved
+from events.schema import (
+    ChallengerPromoted,
+    DriftDetected,
+    Event,
+    ExperimentPaused,
+    OutcomeObserved,
+)
 
 
 def alarms_of(
@@ -35,6 +41,46 @@ def alarms_of(
         drift_event(signal, outcome.entity_id, outcome.at, outcome.event_id)
         for signal in monitor.observe(arm, metrics)
     ]
+
+
+def rollback_events(
+    event: DriftDetected, *, running: bool, champion: str | None, arms: list[str]
+) -> list[Event]:
+    """What a ``rollback_experiment`` alarm makes the experiment do, as lifecycle events: make
+    ``to_arm`` the champion (when given, known and not already it), then pause, so decide
+    serves the champion (or control, or fallback) until an operator resumes. Nothing if the
+    experiment is not running (already paused, or stopped). Ids derive from the alarm's, so
+    appending them twice adds nothing."""
+    if not running:
+        return []
+    try:
+        action = action_from_dict(event.action)
+    except ValueError:
+        return []
+    if not isinstance(action, RollbackExperiment):
+        return []
+    reason = f"drift: {event.detector} on {event.metric} of {event.arm} ({event.direction})"
+    events: list[Event] = []
+    if action.to_arm is not None and action.to_arm in arms and action.to_arm != champion:
+        events.append(
+            ChallengerPromoted(
+                event_id=f"{event.event_id}:promote",
+                entity_id=event.entity_id,
+                at=event.at,
+                arm=action.to_arm,
+                previous=champion,
+                reason=reason,
+            )
+        )
+    events.append(
+        ExperimentPaused(
+            event_id=f"{event.event_id}:pause",
+            entity_id=event.entity_id,
+            at=event.at,
+            reason=reason,
+        )
+    )
+    return events
 
 
 def apply_action(policy: Policy, monitor: DriftMonitor | None, event: DriftDetected) -> bool:
@@ -55,7 +101,7 @@ def apply_action(policy: Policy, monitor: DriftMonitor | None, event: DriftDetec
     if isinstance(action, DownWeightArm):
         policy.down_weight_arm(arm, action.factor)
         return True
-    # Raising exploration needs per-policy knobs, and a rollback belongs to the experiment's
-    # lifecycle: recorded (event, counter, log), not applied by the bandit.
+    # A rollback acts on the experiment's lifecycle (``rollback_events``), not on the policy;
+    # raising exploration needs per-policy knobs: recorded (event, counter, log) only.
     assert isinstance(action, AlertOnly | RaiseExploration | RollbackExperiment)
     return False

@@ -19,7 +19,7 @@ from actors.aggregate import Aggregate
 from actors.catalogue import cost_of
 from actors.context_features import ContextEncoder, ContextError
 from actors.drift.monitor import DriftMonitor
-from actors.drift_response import alarms_of, apply_action
+from actors.drift_response import alarms_of, apply_action, rollback_events
 from actors.experiment_analysis import Analysis, proposal_events
 from actors.experiment_config import ExperimentConfig, build_policy, build_shadow_policy
 from actors.experiment_lifecycle import LIFECYCLE_EVENTS, LifecycleState
@@ -188,6 +188,8 @@ class ExperimentLedger(Aggregate, kw_only=True, dict=True):
     def apply(self, event: Event) -> None:
         if isinstance(event, CheckpointTaken):
             return  # the host's bookkeeping, not a change of this state
+        if self.drift_outbox:
+            self.drift_outbox.pop(event.event_id, None)  # derived here, now in the log
         self.events_applied += 1
         if event.at > self.watermark:
             self.watermark = float(event.at)
@@ -385,6 +387,16 @@ class ExperimentLedger(Aggregate, kw_only=True, dict=True):
         while len(self.drift_applied) > _DRIFT_APPLIED_KEPT:
             del self.drift_applied[next(iter(self.drift_applied))]
         if apply_action(self.policy, self.drift, event):
+            self.drift_actions_applied += 1
+        reactions = rollback_events(
+            event,
+            running=self.lifecycle.status is Status.RUNNING,
+            champion=self.lifecycle.champion,
+            arms=list(self.policy.arms),
+        )
+        for reaction in reactions:
+            self.drift_outbox[reaction.event_id] = encode(reaction)
+        if reactions:
             self.drift_actions_applied += 1
 
     def _token_cost(self, arm: str, event: OutcomeObserved) -> float | None:

@@ -20,7 +20,13 @@ from actors.decider import (
 from actors.experiment_config import ConfigError, parse_config
 from actors.experiment_ledger import ExperimentLedger
 from actors.policies import POLICIES
-from events.schema import DecisionMade, ExperimentArchived, ExperimentCreated, OutcomeObserved
+from events.schema import (
+    DecisionMade,
+    DriftDetected,
+    ExperimentArchived,
+    ExperimentCreated,
+    OutcomeObserved,
+)
 
 EXP = "router"
 CATALOGUE = {
@@ -454,3 +460,29 @@ class TestShadowChallenger:
         with pytest.raises(ConfigError) as refused:
             parse_config({"shadow": {"policy": "oracle"}}, ["gpt-4", "mixtral"])
         assert refused.value.field == "config.shadow.policy"
+
+
+class TestDriftRollback:
+    def test_a_rollback_alarm_pauses_the_experiment_on_the_named_arm(self) -> None:
+        """Folding a drift alarm whose action is rollback_experiment(to_arm) derives, through
+        the outbox, the promotion of that arm and a pause; once they are logged and folded,
+        decide serves that arm, flagged, and the outbox is empty."""
+        alarm = DriftDetected(
+            event_id="drift-1", entity_id=EXP, at=5.0, detector="cusum", metric="quality",
+            statistic=9.0, threshold=8.0, samples=300, window=300, direction="down",
+            arm="gpt-4", action={"kind": "rollback_experiment", "to_arm": "mixtral"},
+        )  # fmt: skip
+        ledger = ledger_with({"catalogue": CATALOGUE})
+        ledger.apply(alarm)
+        derived = ledger.outbox()
+        assert [type(e).__name__ for e in derived] == ["ChallengerPromoted", "ExperimentPaused"]
+        assert "drift: cusum on quality of gpt-4" in derived[1].reason  # type: ignore[attr-defined]
+        for event in derived:
+            ledger.apply(event)
+        assert ledger.outbox() == []
+        reply, _ = decide(ledger, DecideRequest(), decision_id="router:rb", now=6.0)
+        assert (reply.arm, reply.fallback, reply.reason) == ("mixtral", True, "experiment_paused")
+        replayed = ledger_with({"catalogue": CATALOGUE})
+        for event in [alarm, *derived]:
+            replayed.apply(event)
+        assert replayed.outbox() == [] and replayed.digest() == ledger.digest()
