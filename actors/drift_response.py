@@ -101,7 +101,19 @@ def apply_action(policy: Policy, monitor: DriftMonitor | None, event: DriftDetec
     if isinstance(action, DownWeightArm):
         policy.down_weight_arm(arm, action.factor)
         return True
-    # A rollback acts on the experiment's lifecycle (``rollback_events``), not on the policy;
-    # raising exploration needs per-policy knobs: recorded (event, counter, log) only.
-    assert isinstance(action, AlertOnly | RaiseExploration | RollbackExperiment)
+    if isinstance(action, RaiseExploration):
+        policy.set_exploration(max(policy.exploration, action.factor))
+        return True
+    # A rollback acts on the experiment's lifecycle (``rollback_events``), not on the policy.
+    assert isinstance(action, AlertOnly | RollbackExperiment)
     return False
+
+
+def exploration_decisions(event: DriftDetected) -> int:
+    """For how many decisions a ``raise_exploration`` alarm raises exploration (0: another
+    action)."""
+    try:
+        action = action_from_dict(event.action)
+    except ValueError:
+        return 0
+    return action.decisions if isinstance(action, RaiseExploration) else 0

@@ -19,7 +19,12 @@ from actors.aggregate import Aggregate
 from actors.catalogue import cost_of
 from actors.context_features import ContextEncoder, ContextError
 from actors.drift.monitor import DriftMonitor
-from actors.drift_response import alarms_of, apply_action, rollback_events
+from actors.drift_response import (
+    alarms_of,
+    apply_action,
+    exploration_decisions,
+    rollback_events,
+)
 from actors.experiment_analysis import Analysis, proposal_events
 from actors.experiment_config import ExperimentConfig, build_policy, build_shadow_policy
 from actors.experiment_lifecycle import LIFECYCLE_EVENTS, LifecycleState
@@ -123,6 +128,8 @@ class ExperimentLedger(Aggregate, kw_only=True, dict=True):
     drift_applied: dict[str, float] = msgspec.field(default_factory=dict)
     """Drift events already applied (id -> event time), bounded: a copy logged again after the
     log's duplicate window does not act twice."""
+    exploration_left: int = 0
+    """Decisions still to be made with raised exploration (a ``raise_exploration`` alarm)."""
     drift_alarms: int = 0
     drift_actions_applied: int = 0
     drift_errors: int = 0
@@ -257,6 +264,10 @@ class ExperimentLedger(Aggregate, kw_only=True, dict=True):
             self.duplicate_decisions += 1
             return
         stats.decisions += 1
+        if self.exploration_left:
+            self.exploration_left -= 1
+            if not self.exploration_left and self.policy is not None:
+                self.policy.set_exploration(1.0)  # the raised exploration has run its course
         x_bytes: bytes | None = None
         if self.policy is not None and self.policy.contextual:
             x_bytes = self._decided_vector(event)
@@ -388,6 +399,7 @@ class ExperimentLedger(Aggregate, kw_only=True, dict=True):
             del self.drift_applied[next(iter(self.drift_applied))]
         if apply_action(self.policy, self.drift, event):
             self.drift_actions_applied += 1
+            self.exploration_left = max(self.exploration_left, exploration_decisions(event))
         reactions = rollback_events(
             event,
             running=self.lifecycle.status is Status.RUNNING,

@@ -185,6 +185,9 @@ class Policy(abc.ABC):
             raise ValueError("arm names must be unique")
         self.arms: list[str] = list(arms)
         self._index = {arm: i for i, arm in enumerate(self.arms)}
+        self.exploration = 1.0
+        """Multiplies how much the policy explores (its bonus, temperature, epsilon or
+        posterior spread): 1 is the policy as configured; raised for a while after drift."""
 
     def params(self) -> dict[str, Any]:
         """The constructor's arguments besides ``arms``, as stored in the state and passed back
@@ -216,6 +219,14 @@ class Policy(abc.ABC):
         """Forget what was learnt about ``arm``: it restarts from the prior (cold start). For
         when the arm's past no longer describes it (a drift alarm, a new model version)."""
         self.model.reset(self.arm_index(arm))
+
+    def set_exploration(self, factor: float) -> None:
+        """Explore ``factor`` (>= 1) times as much as configured: a wider confidence bonus
+        (UCB), temperature (softmax), epsilon (capped at 1) or posterior spread (Thompson
+        sampling); 1 restores the configured policy. Part of the state."""
+        if not (math.isfinite(factor) and factor >= 1.0):
+            raise ValueError(f"exploration factor must be >= 1, got {factor!r}")
+        self.exploration = float(factor)
 
     def down_weight_arm(self, arm: str, factor: float) -> None:
         """Count the evidence about ``arm`` ``factor`` (in (0, 1)) times as much: its estimate
@@ -256,13 +267,17 @@ class Policy(abc.ABC):
         """Everything needed to rebuild the policy, as msgpack-encodable plain values: the
         arms, :meth:`params` and the per-arm rows of :attr:`model` (numpy arrays encoded with
         :func:`pack_array` or as lists)."""
-        return {"arms": list(self.arms), "params": self.params(), **self.model.state()}
+        state = {"arms": list(self.arms), "params": self.params(), **self.model.state()}
+        if self.exploration != 1.0:
+            state["exploration"] = self.exploration
+        return state
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> Self:
         """Rebuild a policy from :meth:`state`."""
         policy = cls(state["arms"], **state["params"])
         policy.model.load(state)
+        policy.exploration = float(state.get("exploration", 1.0))
         return policy
 
     def to_bytes(self) -> bytes:

@@ -94,6 +94,8 @@ class BetaThompson(Policy):
             return Choice(self.arms[idx[0]], 1.0)
         a = self.alpha0 + self.model["successes"][idx]
         b = self.beta0 + self.model["failures"][idx]
+        if self.exploration != 1.0:  # same means, standard deviations ~ exploration times wider
+            a, b = a / self.exploration**2, b / self.exploration**2
         # Row 0 is the Thompson draw that decides; rows 1..M estimate its propensity.
         winners = rng.beta(a, b, size=(self.propensity_samples + 1, idx.size)).argmax(axis=1)
         j = int(winners[0])

@@ -78,7 +78,8 @@ class EpsilonGreedy(SampleAveragePolicy):
     @property
     def current_epsilon(self) -> float:
         """:math:`\\varepsilon_t`, the exploration rate of the next decision."""
-        return max(self.min_epsilon, self.epsilon / (1.0 + self.decay * self._updates))
+        scheduled = max(self.min_epsilon, self.epsilon / (1.0 + self.decay * self._updates))
+        return min(1.0, scheduled * self.exploration)
 
     def choose(
         self, eligible: Sequence[str], x: np.ndarray | None, rng: np.random.Generator

@@ -102,6 +102,7 @@ class GaussianThompson(Policy):
         if idx.size == 1:
             return Choice(self.arms[idx[0]], 1.0)
         mu, kappa, a, b = (self.model[name][idx] for name in ("mu", "kappa", "a", "b"))
+        kappa = kappa / self.exploration**2  # the mean's spread, exploration times wider
         # Row 0 is the Thompson draw that decides; rows 1..M estimate its propensity.
         shape = (self.propensity_samples + 1, idx.size)
         tau = rng.gamma(a, 1.0 / b, size=shape)

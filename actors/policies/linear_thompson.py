@@ -87,7 +87,7 @@ class LinearThompson(LinearPolicy):
             return [Choice(self.arms[rows[0]], 1.0)] * n
         means, widths = self.model.moments(take, contexts)
         scale = np.sqrt(widths)
-        scale *= self.v
+        scale *= self.v * self.exploration
         # (n, 1 + S, K) scores: draw 0 decides, draws 1..S estimate the propensity.
         scores = self._normals(rng, (n, 1 + s, k))
         scores *= scale[:, None, :]

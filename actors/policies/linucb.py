@@ -310,7 +310,7 @@ class LinUCB(LinearPolicy):
 
     def _upper_bounds(self, take: slice | IndexArray, contexts: FloatArray) -> FloatArray:
         means, widths = self.model.moments(take, contexts)
-        bounds: FloatArray = means + self.alpha * np.sqrt(widths)
+        bounds: FloatArray = means + self.alpha * self.exploration * np.sqrt(widths)
         return bounds
 
 

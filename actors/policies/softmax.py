@@ -84,7 +84,8 @@ class Softmax(SampleAveragePolicy):
     @property
     def current_temperature(self) -> float:
         """:math:`\\tau_t`, the temperature of the next decision."""
-        return max(self.min_temperature, self.temperature / (1.0 + self.decay * self._updates))
+        scheduled = self.temperature / (1.0 + self.decay * self._updates)
+        return max(self.min_temperature, scheduled) * self.exploration
 
     def probabilities(self, eligible: Sequence[str]) -> dict[str, float]:
         """The distribution ``choose`` draws from, arm by arm (in arm order)."""

@@ -70,7 +70,9 @@ class UCB1(Policy):
         untried = np.flatnonzero(counts == 0)
         if untried.size:
             return Choice(self.arms[idx[untried[0]]], 1.0)
-        bonus = self.scale * np.sqrt(2.0 * math.log(int(all_counts.sum())) / counts)
+        bonus = (
+            self.scale * self.exploration * np.sqrt(2.0 * math.log(int(all_counts.sum())) / counts)
+        )
         j = int(np.argmax(self.model["sums"][idx] / counts + bonus))
         return Choice(self.arms[idx[j]], 1.0)
 

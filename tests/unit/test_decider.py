@@ -486,3 +486,22 @@ class TestDriftRollback:
         for event in [alarm, *derived]:
             replayed.apply(event)
         assert replayed.outbox() == [] and replayed.digest() == ledger.digest()
+
+    def test_a_raise_exploration_alarm_lasts_its_number_of_decisions(self) -> None:
+        """raise_exploration(factor 3, 5 decisions) multiplies the policy's exploration for the
+        next five logged decisions, then the configured policy is back."""
+        ledger = ledger_with({"catalogue": CATALOGUE, "policy": "epsilon_greedy"})
+        ledger.apply(
+            DriftDetected(
+                event_id="drift-x", entity_id=EXP, at=5.0, detector="page_hinkley",
+                metric="reward", statistic=9.0, threshold=8.0, samples=300, window=300,
+                direction="down", arm="gpt-4",
+                action={"kind": "raise_exploration", "factor": 3.0, "decisions": 5},
+            )
+        )  # fmt: skip
+        assert ledger.policy is not None and ledger.policy.exploration == 3.0
+        for i in range(5):
+            assert ledger.policy.exploration == 3.0
+            _, event = decide(ledger, DecideRequest(), decision_id=f"router:x{i}", now=6.0)
+            ledger.apply(event)
+        assert ledger.policy.exploration == 1.0 and ledger.exploration_left == 0

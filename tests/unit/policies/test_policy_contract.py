@@ -385,3 +385,40 @@ class TestForgetting:
             return 400
 
         assert bad_outcomes_until_abandoned(0.1) < bad_outcomes_until_abandoned(None)
+
+
+@parametrize_policies
+class TestExploration:
+    def test_a_factor_of_one_is_the_configured_policy(self, factory: PolicyFactory) -> None:
+        """set_exploration(1) changes neither the bytes nor a single choice."""
+        policy, untouched = fed(factory, FIXED_HISTORY), fed(factory, FIXED_HISTORY)
+        policy.set_exploration(1.0)
+        assert policy.to_bytes() == untouched.to_bytes()
+        assert choices(factory, policy, ARMS) == choices(factory, untouched, ARMS)
+
+    def test_raised_exploration_is_state_and_survives_bytes(self, factory: PolicyFactory) -> None:
+        """A raised factor is in the state: rebuilt from bytes, the policy makes the same choices."""
+        policy = fed(factory, FIXED_HISTORY)
+        policy.set_exploration(4.0)
+        rebuilt = type(policy).from_bytes(policy.to_bytes())
+        assert rebuilt.exploration == 4.0
+        assert choices(factory, rebuilt, ARMS) == choices(factory, policy, ARMS)
+
+    @pytest.mark.parametrize("value", [0.5, 0.0, -1.0, float("nan"), float("inf")])
+    def test_a_factor_below_one_is_refused(self, factory: PolicyFactory, value: float) -> None:
+        """Exploration can be raised, not lowered below the configured policy."""
+        policy = fed(factory, FIXED_HISTORY)
+        with pytest.raises(ValueError, match="exploration"):
+            policy.set_exploration(value)
+        assert policy.exploration == 1.0
+
+    def test_raised_exploration_tries_the_other_arms_more(self, factory: PolicyFactory) -> None:
+        """With one arm clearly best, a factor of 20 sends more of 200 decisions elsewhere."""
+        history = [("a", 1.0)] * 30 + [(arm, 0.0) for arm in ARMS[1:] for _ in range(10)]
+
+        def elsewhere(exploration: float) -> int:
+            policy = fed(factory, history)
+            policy.set_exploration(exploration)
+            return sum(arm != "a" for arm, _ in choices(factory, policy, ARMS, n=200))
+
+        assert elsewhere(20.0) > elsewhere(1.0)
