@@ -25,6 +25,8 @@ from typing import Any, ClassVar, Literal, Self
 
 import msgspec
 
+from actors.parameters import number
+
 Direction = Literal["up", "down", "both"]
 """Which way the stream moved: ``up`` (mean or values rose), ``down``, or ``both`` for a
 change in distribution that has no single direction (KS, PSI)."""
@@ -153,25 +155,9 @@ def observation(x: float) -> float:
     return v
 
 
-def positive(name: str, value: float) -> float:
-    """``value`` as a float if it is finite and above 0, else ``ValueError`` naming ``name``."""
-    v = _number(name, value)
-    if not (math.isfinite(v) and v > 0.0):
-        raise ValueError(f"{name} must be finite and positive, got {value!r}")
-    return v
-
-
-def non_negative(name: str, value: float) -> float:
-    """``value`` as a float if it is finite and at least 0, else ``ValueError`` naming ``name``."""
-    v = _number(name, value)
-    if not (math.isfinite(v) and v >= 0.0):
-        raise ValueError(f"{name} must be finite and non-negative, got {value!r}")
-    return v
-
-
 def probability(name: str, value: float) -> float:
     """``value`` as a float if it lies in (0, 1), else ``ValueError`` naming ``name``."""
-    v = _number(name, value)
+    v = number(name, value)
     if not 0.0 < v < 1.0:
         raise ValueError(f"{name} must lie in (0, 1), got {value!r}")
     return v
@@ -188,12 +174,3 @@ def at_least(name: str, value: int, low: int) -> int:
     if n < low:
         raise ValueError(f"{name} must be at least {low}, got {value!r}")
     return n
-
-
-def _number(name: str, value: float) -> float:
-    if isinstance(value, bool):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None

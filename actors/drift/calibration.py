@@ -61,7 +61,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from actors.drift.base import non_negative, positive
+from actors.parameters import non_negative, positive
 
 SIEGMUND_CORRECTION = 1.166
 """The overshoot correction :math:`2 \\times 0.583` of Siegmund's approximation."""

@@ -8,7 +8,7 @@ from typing import ClassVar
 import numpy as np
 
 from actors.drift.anomaly_window import AnomalyWindow
-from actors.drift.base import positive
+from actors.parameters import positive
 
 
 class IQR(AnomalyWindow):

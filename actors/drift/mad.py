@@ -8,7 +8,7 @@ from typing import ClassVar
 import numpy as np
 
 from actors.drift.anomaly_window import AnomalyWindow
-from actors.drift.base import positive
+from actors.parameters import positive
 
 MAD_TO_SD = 1.4826
 """1 / Phi^-1(3/4): the MAD of a Gaussian times this is its standard deviation."""

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from actors.drift.base import Alarm, Detector, at_least, non_negative, observation, positive
+from actors.drift.base import Alarm, Detector, at_least, observation
 from actors.drift.cusum import CUSUM
+from actors.parameters import non_negative, positive
 
 
 class MultiCUSUM(Detector):

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from actors.drift.base import Alarm, Detector, at_least, non_negative, observation, positive
+from actors.drift.base import Alarm, Detector, at_least, observation
 from actors.drift.calibration import cusum_threshold, side_thresholds
 from actors.drift.reference import Reference
+from actors.parameters import non_negative, positive
 
 
 class PageHinkley(Detector):

@@ -8,8 +8,9 @@ from typing import ClassVar
 
 import numpy as np
 
-from actors.drift.base import at_least, positive
+from actors.drift.base import at_least
 from actors.drift.two_windows import TwoWindowTest
+from actors.parameters import positive
 
 EMPTY_BIN_SHARE = 1e-4
 """Share given to an empty bin so its logarithm is finite (the convention of Evidently and

@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from actors.drift.base import at_least, observation, positive
+from actors.drift.base import at_least, observation
+from actors.parameters import positive
 
 
 class Reference:

@@ -9,7 +9,8 @@ from typing import ClassVar
 import numpy as np
 
 from actors.drift.anomaly_window import AnomalyWindow
-from actors.drift.base import positive, probability
+from actors.drift.base import probability
+from actors.parameters import positive
 
 
 class ZScore(AnomalyWindow):

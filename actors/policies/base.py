@@ -351,30 +351,6 @@ def check_rngs(rng: Rngs, n: int) -> None:
         raise ValueError(f"{len(rng)} generators for {n} contexts")
 
 
-def number(name: str, value: float) -> float:
-    """``value`` as a float, or ``ValueError`` naming ``name`` if it is not a number."""
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
-
-
-def positive(name: str, value: float) -> float:
-    """``value`` as a float if it is finite and above 0, else ``ValueError`` naming ``name``."""
-    v = number(name, value)
-    if not (math.isfinite(v) and v > 0.0):
-        raise ValueError(f"{name} must be finite and positive, got {value!r}")
-    return v
-
-
-def non_negative(name: str, value: float) -> float:
-    """``value`` as a float if it is finite and at least 0, else ``ValueError`` naming ``name``."""
-    v = number(name, value)
-    if not (math.isfinite(v) and v >= 0.0):
-        raise ValueError(f"{name} must be finite and non-negative, got {value!r}")
-    return v
-
-
 def at_least_one(name: str, value: int) -> int:
     """``value`` if it is an integer of at least 1, else ``ValueError`` naming ``name``."""
     try:

@@ -7,7 +7,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from actors.policies.base import ArmArrays, Choice, Policy, at_least_one, positive
+from actors.parameters import positive
+from actors.policies.base import ArmArrays, Choice, Policy, at_least_one
 
 
 class BetaThompson(Policy):

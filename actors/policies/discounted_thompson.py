@@ -7,7 +7,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from actors.policies.base import number
+from actors.parameters import number
 from actors.policies.beta_thompson import BetaThompson
 
 

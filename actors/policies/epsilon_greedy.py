@@ -8,7 +8,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from actors.policies.base import Choice, non_negative, number
+from actors.parameters import non_negative, number
+from actors.policies.base import Choice
 from actors.policies.sample_average import SampleAveragePolicy
 
 

@@ -8,7 +8,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from actors.policies.base import ArmArrays, Choice, Policy, at_least_one, number, positive
+from actors.parameters import number, positive
+from actors.policies.base import ArmArrays, Choice, Policy, at_least_one
 
 
 class GaussianThompson(Policy):

@@ -42,15 +42,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from actors.policies.base import (
-    Choice,
-    Contexts,
-    FloatArray,
-    Rngs,
-    at_least_one,
-    check_rngs,
-    non_negative,
-)
+from actors.parameters import non_negative
+from actors.policies.base import Choice, Contexts, FloatArray, Rngs, at_least_one, check_rngs
 from actors.policies.linucb import LinearPolicy
 
 

@@ -48,6 +48,7 @@ from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
+from actors.parameters import non_negative, positive
 from actors.policies.base import (
     Choice,
     Contexts,
@@ -57,9 +58,7 @@ from actors.policies.base import (
     Policy,
     Rngs,
     check_rngs,
-    non_negative,
     pack_array,
-    positive,
     unpack_array,
 )
 

@@ -7,7 +7,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from actors.policies.base import Choice, FloatArray, IndexArray, non_negative, positive
+from actors.parameters import non_negative, positive
+from actors.policies.base import Choice, FloatArray, IndexArray
 from actors.policies.sample_average import SampleAveragePolicy
 
 

@@ -8,7 +8,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from actors.policies.base import ArmArrays, Choice, Policy, positive
+from actors.parameters import positive
+from actors.policies.base import ArmArrays, Choice, Policy
 
 
 class UCB1(Policy):

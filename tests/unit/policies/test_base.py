@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from actors.parameters import non_negative, number, positive
 from actors.policies import base
-from actors.policies.base import ArmArrays, at_least_one, non_negative, number, positive
+from actors.policies.base import ArmArrays, at_least_one
 from actors.policies.beta_thompson import BetaThompson
 from actors.policies.ucb1 import UCB1
 
