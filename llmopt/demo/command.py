@@ -20,9 +20,11 @@ from typing import Any, Literal
 
 import msgspec
 import ray
+from sqlite_utils import Database
 
 from actors.entity_actor import find_actor
 from actors.ray_cluster import init_ray
+from events.log import EventLog
 from gateway.client import OptimizerClient
 from gateway.connection import connect
 from llmopt.demo.dataset import DATASETS, DatasetName, Prompt, load
@@ -32,6 +34,10 @@ from llmopt.demo.protocol import Tally, reward_spec, seeded_order, typical_flags
 from llmopt.demo.report import format_text, summary
 from llmopt.runtime import Services, nats_endpoint
 from llmopt.settings import Settings
+from projections.report import Report, build_report
+from projections.report_text import render
+from projections.runner import ProjectionRunner
+from projections.tables import create_schema
 
 DatasetChoice = Literal["mmlu", "gsm8k", "both"]
 ROUND_SIZE = 100
@@ -96,6 +102,7 @@ async def run_demo(settings: Settings, options: DemoOptions) -> int:
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     stderr_line = _ProgressLine()
     interrupted = False
+    report: Report | None = None
     async with nats_endpoint(settings) as (url, _server):
         services = Services(settings, url)
         try:
@@ -127,6 +134,8 @@ async def run_demo(settings: Settings, options: DemoOptions) -> int:
                     run = await task
                 except asyncio.CancelledError:
                     interrupted = True
+                if not interrupted and services.event_log is not None:
+                    report = await _projections_report(services.event_log, settings, experiment_id)
             finally:
                 await nc.close()
         finally:
@@ -152,8 +161,23 @@ async def run_demo(settings: Settings, options: DemoOptions) -> int:
         fallbacks=run.fallbacks,
         seconds=round(run.seconds, 1),
     )
-    print(json.dumps(figures, indent=2) if options.as_json else format_text(figures))
+    if options.as_json:
+        print(json.dumps({**figures, "report": msgspec.to_builtins(report)}, indent=2))
+    else:
+        print(format_text(figures))
+        if report is not None:
+            print()
+            print(render(report))
     return 0
+
+
+async def _projections_report(event_log: EventLog, settings: Settings, experiment: str) -> Report:
+    """What ``llmopt report`` says of the run: the SQLite projections caught up from the same
+    log (in the state directory), read per MMLU subject / GSM8K as the task type."""
+    db = Database(settings.state_dir / "projections.db")
+    create_schema(db)
+    await ProjectionRunner(event_log, db, batch=settings.fetch_batch).catch_up()
+    return build_report(db, until=time.time(), experiment=experiment, task_field="subject")
 
 
 async def _drive(
