@@ -32,6 +32,8 @@ from gateway.wire import RequestError, decode_request, encode_reply, is_msgpack
 log = logging.getLogger("llmopt.fallback")
 
 SILENCE_S: Final = 0.6
+HANDED_BACK: Final = "Llmopt-Handed-Back"
+"""Header on a request the stand-in passed back to the actor's queue group."""
 CHECK_EVERY_S: Final = 0.1
 
 
@@ -87,9 +89,12 @@ class FallbackStandIn:
         created = self.directory.definitions.get(f"experiment/{experiment}")
         return created.fallback_arm if isinstance(created, ExperimentCreated) else None
 
-    async def _reconcile(self, experiment: str) -> None:
+    def _silent(self, experiment: str) -> bool:
         heard = self._last_heard.get(experiment)
-        silent = heard is None or time.monotonic() - heard > SILENCE_S
+        return heard is None or time.monotonic() - heard > SILENCE_S
+
+    async def _reconcile(self, experiment: str) -> None:
+        silent = self._silent(experiment)
         arm = self._fallback_arm(experiment)
         if silent and arm is not None and experiment not in self._standing_in:
             self._standing_in[experiment] = await self.nc.subscribe(
@@ -107,6 +112,17 @@ class FallbackStandIn:
     async def _answer(self, msg: Msg) -> None:
         packed = is_msgpack(msg.headers)
         experiment = msg.subject.rsplit(".", 1)[1]
+        if not self._silent(experiment) and not (msg.headers or {}).get(HANDED_BACK):
+            # The actor serves again and this request reached the stand-in in the moment
+            # before it left the queue group: hand it back once (a second time it is answered
+            # here, so a request cannot bounce) rather than serve the fallback.
+            await self.nc.publish(
+                msg.subject,
+                msg.data,
+                reply=msg.reply,
+                headers={**(msg.headers or {}), HANDED_BACK: "1"},
+            )
+            return
         arm = self._fallback_arm(experiment)
         try:
             request = decode_request(msg.data, DecideRequest, msgpack=packed)
