@@ -391,7 +391,6 @@ class ExperimentLedger(Aggregate, kw_only=True, dict=True):
                 self.drift_outbox[alarm.event_id] = encode(alarm)
 
     def _drift_detected(self, event: DriftDetected) -> None:
-        self.drift_outbox.pop(event.event_id, None)
         if event.event_id in self.drift_applied or self.policy is None:
             return
         self.drift_applied[event.event_id] = float(event.at)

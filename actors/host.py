@@ -99,13 +99,13 @@ class EntityHost:
         self._store: CheckpointStore | None = None
         self._failed_checkpoints = 0
         self._saving: asyncio.Task[None] | None = None
+        """The checkpoint being stored, if any (see :meth:`_start_checkpoint`)."""
         self._fold_s = 0.0
         """Time spent decoding and folding the events of the current pull."""
         self._fold_latency = TRAINING_UPDATE_LATENCY.labels(self.kind, entity_id)
         self._metrics_task: asyncio.Task[None] | None = None
         self._outbox_sent: set[str] = set()
         """Derived events appended in this run and not yet folded back."""
-        """The checkpoint being stored, if any (see :meth:`_checkpoint_or_defer`)."""
 
     async def _start_service(self) -> None:
         factory = SERVICES.get(self.kind)
@@ -298,7 +298,7 @@ class EntityHost:
             if self.ready.is_set():
                 await self._send_outbox(event_log)
             if self._checkpoint_due():
-                await self._checkpoint_or_defer(event_log)
+                await self._start_checkpoint(event_log)
 
     async def _send_outbox(self, event_log: EventLog) -> None:
         """Append what the fold derived (drift alarms, an experiment's automatic actions).
@@ -369,7 +369,7 @@ class EntityHost:
         elapsed = time.monotonic() - self._last_checkpoint_time
         return elapsed >= self.settings.checkpoint_every_seconds
 
-    async def _checkpoint_or_defer(self, event_log: EventLog) -> None:
+    async def _start_checkpoint(self, event_log: EventLog) -> None:
         """Encode the state here, between two batches of the fold, and store it beside the
         fold: the digest, the bucket write and the audit record take milliseconds in which the
         actor keeps folding and deciding. One save is in flight at a time."""

@@ -30,7 +30,7 @@ def init_ray(settings: Settings, **kwargs: Any) -> None:
     else:
         # Ray starts workers at nice 15 so they yield to its own daemons; here the workers are
         # the decision actors, the latency-critical part (measured: p99 at 5,000 decisions/s
-        # 205 ms at nice 15, 30 ms at 0). An explicit RAY_worker_niceness still wins.
+        # 205 ms at nice 15, 47 ms at 0). An explicit RAY_worker_niceness still wins.
         os.environ.setdefault(WORKER_NICENESS_ENV, "0")
     options.update(kwargs)
     ray.init(**options)
