@@ -25,11 +25,11 @@ from llmopt.demo.cost_model import STRONG, WEAK
 from llmopt.demo.dataset import DatasetName, load
 from llmopt.demo.presets import PRESETS
 from llmopt.demo.protocol import (
+    flagship_cost_bound,
     oracle_arms,
     reward_spec,
     route_fixed,
     seeded_order,
-    typical_flagship_cost,
 )
 from llmopt.demo.results import Point, cost_at_quality, cost_reduction
 from llmopt.demo.sweep import (
@@ -92,7 +92,7 @@ def table(
 ) -> dict[str, object]:
     prompts = load(name)
     subjects = sorted({p.subject for p in prompts})
-    cost_max = typical_flagship_cost(prompts)
+    cost_max = flagship_cost_bound(prompts)
     order = seeded_order(prompts, seeds[0])
     strong = route_fixed(order, [STRONG] * len(order), reward_spec(0.0, cost_max))
     weak = route_fixed(order, [WEAK] * len(order), reward_spec(0.0, cost_max))

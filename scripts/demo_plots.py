@@ -28,13 +28,13 @@ from llmopt.demo.dataset import load
 from llmopt.demo.presets import DEFAULT_COST_WEIGHT, PRESETS
 from llmopt.demo.protocol import (
     cumulative_regret,
+    flagship_cost_bound,
     oracle_arms,
     random_mix,
     reward_spec,
     route_fixed,
     run_policy,
     seeded_order,
-    typical_flagship_cost,
 )
 
 
@@ -69,7 +69,7 @@ def cost_quality(curves: dict[str, dict[str, object]], out: Path) -> None:
 def regret(out: Path) -> None:
     prompts = load("mmlu")
     subjects = sorted({p.subject for p in prompts})
-    reward = reward_spec(DEFAULT_COST_WEIGHT["mmlu"], typical_flagship_cost(prompts))
+    reward = reward_spec(DEFAULT_COST_WEIGHT["mmlu"], flagship_cost_bound(prompts))
     order = seeded_order(prompts, 0)
     fig, ax = plt.subplots(figsize=(7.5, 5))
     strong_share = 0.0

@@ -30,7 +30,7 @@ from gateway.connection import connect
 from llmopt.demo.dataset import DATASETS, DatasetName, Prompt, load
 from llmopt.demo.driver import DemoError, LiveRun, create_experiment, drive, wait_for_seq
 from llmopt.demo.presets import DEFAULT_COST_WEIGHT, DEFAULT_POLICY, PRESETS
-from llmopt.demo.protocol import Tally, reward_spec, seeded_order, typical_flagship_cost
+from llmopt.demo.protocol import Tally, flagship_cost_bound, reward_spec, seeded_order
 from llmopt.demo.report import format_text, summary
 from llmopt.runtime import Services, nats_endpoint
 from llmopt.settings import Settings
@@ -91,13 +91,16 @@ async def run_demo(settings: Settings, options: DemoOptions) -> int:
         return 2
     spec = PRESETS[options.policy]
     ordered = demo_prompts(options.dataset, options.seed, options.limit)
-    subjects = sorted({p.subject for name in _names(options.dataset) for p in load(name)})
+    everything = [p for name in _names(options.dataset) for p in load(name)]
+    subjects = sorted({p.subject for p in everything})
     weight = (
         options.cost_weight
         if options.cost_weight is not None
         else DEFAULT_COST_WEIGHT[options.dataset]
     )
-    reward = reward_spec(weight, typical_flagship_cost(ordered))
+    # From the whole dataset, not the --limit sample: the bound is the experiment's, set
+    # before any traffic, as a deployment sets it from its prompt-length limit.
+    reward = reward_spec(weight, flagship_cost_bound(everything))
     experiment_id = experiment_id_for(options)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     stderr_line = _ProgressLine()

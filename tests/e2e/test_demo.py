@@ -14,7 +14,7 @@ from llmopt.demo.cost_model import ARMS, call
 from llmopt.demo.dataset import load
 from llmopt.demo.driver import create_experiment, drive
 from llmopt.demo.presets import PRESETS
-from llmopt.demo.protocol import reward_spec, run_policy, typical_flagship_cost
+from llmopt.demo.protocol import flagship_cost_bound, reward_spec, run_policy
 from llmopt.replay import replay
 from llmopt.runtime import Services
 from llmopt.settings import Settings
@@ -41,7 +41,7 @@ async def test_live_demo_totals_equal_an_offline_computation_over_its_events(
     spec = PRESETS[preset]
     ordered = demo_prompts("mmlu", SEED, 90)
     subjects = sorted({p.subject for p in load("mmlu")})
-    reward = reward_spec(0.2, typical_flagship_cost(ordered))
+    reward = reward_spec(0.2, flagship_cost_bound(ordered))
     created = await create_experiment(
         nc, entity_id, spec=spec, subjects=subjects, reward=reward, seed=SEED
     )

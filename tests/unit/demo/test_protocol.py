@@ -15,18 +15,18 @@ from llmopt.demo.prompt_features import context_of, feature_schema, ngram_bag
 from llmopt.demo.protocol import (
     PolicySpec,
     best_fixed_per_subject,
+    flagship_cost_bound,
     oracle_arms,
     random_mix,
     reward_spec,
     route_fixed,
     run_policy,
     seeded_order,
-    typical_flagship_cost,
 )
 
 PROMPTS = load("mmlu")[::47][:300]
 SUBJECTS = sorted({p.subject for p in PROMPTS})
-REWARD = reward_spec(0.2, typical_flagship_cost(PROMPTS))
+REWARD = reward_spec(0.2, flagship_cost_bound(PROMPTS))
 LINUCB = PolicySpec(label="LinUCB", policy="linucb", params={"alpha": 0.5}, ngram_buckets=8)
 
 
