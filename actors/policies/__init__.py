@@ -10,8 +10,10 @@ by name:
 - :class:`UCB1` (``ucb1``), :class:`EpsilonGreedy` (``epsilon_greedy``) and :class:`Softmax`
   (``softmax``): sample-average policies with deterministic, uniform or Boltzmann
   exploration.
-- :class:`LinUCB` (``linucb``) and :class:`LinearThompson` (``linear_thompson``): contextual
-  policies over one ridge regression per arm; they need ``dim``, the length of the context.
+- :class:`LinUCB` (``linucb``), :class:`LinearThompson` (``linear_thompson``) and
+  :class:`SquareCB` (``squarecb``): contextual policies over one ridge regression per arm
+  (optimism, posterior sampling, inverse-gap weighting); they need ``dim``, the length of the
+  context.
 
 :data:`POLICIES` maps each name to its class, :func:`make_policy` builds a policy from an
 experiment's configuration and :func:`policy_from_bytes` rebuilds one from a checkpoint
@@ -32,6 +34,7 @@ from actors.policies.gaussian_thompson import GaussianThompson
 from actors.policies.linear_thompson import LinearThompson
 from actors.policies.linucb import LinUCB
 from actors.policies.softmax import Softmax
+from actors.policies.squarecb import SquareCB
 from actors.policies.ucb1 import UCB1
 
 POLICIES: Final[dict[str, type[Policy]]] = {
@@ -45,6 +48,7 @@ POLICIES: Final[dict[str, type[Policy]]] = {
         Softmax,
         LinUCB,
         LinearThompson,
+        SquareCB,
     )
 }
 """Every policy class, by its ``name`` (the name experiments are configured with)."""
@@ -99,6 +103,7 @@ __all__ = [
     "LinearThompson",
     "Policy",
     "Softmax",
+    "SquareCB",
     "decision_rng",
     "make_policy",
     "policy_class",

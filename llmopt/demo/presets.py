@@ -24,6 +24,8 @@ PRESETS: Final[dict[str, PolicySpec]] = {
             params={"v": 0.2},
             ngram_buckets=16,
         ),
+        PolicySpec(label="squarecb", policy="squarecb"),
+        PolicySpec(label="squarecb-ngrams", policy="squarecb", ngram_buckets=16),
         PolicySpec(label="thompson-per-subject", policy="thompson_beta", per_subject=True),
         PolicySpec(label="epsilon-greedy", policy="epsilon_greedy", params={"epsilon": 0.1}),
     )

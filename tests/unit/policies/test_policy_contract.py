@@ -25,6 +25,7 @@ from actors.policies.gaussian_thompson import GaussianThompson
 from actors.policies.linear_thompson import LinearThompson
 from actors.policies.linucb import LinUCB
 from actors.policies.softmax import Softmax
+from actors.policies.squarecb import SquareCB
 from actors.policies.ucb1 import UCB1
 from tests.strategies import DETERMINISTIC
 
@@ -59,6 +60,7 @@ ALL_POLICIES: list[PolicyFactory] = [
     PolicyFactory("softmax", Softmax),
     PolicyFactory("linucb", lambda a: LinUCB(a, dim=4), d=4),
     PolicyFactory("linear_thompson", lambda a: LinearThompson(a, dim=4), d=4),
+    PolicyFactory("squarecb", lambda a: SquareCB(a, dim=4), d=4),
 ]
 """Every policy (and a few non-default configurations) the contract runs on."""
 
