@@ -58,9 +58,16 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--limit", type=int, help="route only the first N prompts of the order")
     demo.add_argument(
         "--policy",
-        default="linucb-ngrams",
-        choices=["linucb", "linucb-ngrams", "linear-ts", "linear-ts-ngrams", "epsilon-greedy"],
-        help="the experiment's policy (a preset of llmopt/demo/presets.py)",
+        choices=[
+            "linucb",
+            "linucb-ngrams",
+            "linear-ts",
+            "linear-ts-ngrams",
+            "squarecb",
+            "squarecb-ngrams",
+            "epsilon-greedy",
+        ],
+        help="the experiment's policy (a preset of llmopt/demo/presets.py; default per dataset)",
     )
     demo.add_argument("--cost-weight", type=float, help="the reward's cost weight")
     demo.add_argument("--round-size", type=int, default=100, help="prompts per lockstep round")

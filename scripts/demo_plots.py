@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from llmopt.demo.cost_model import STRONG, WEAK
 from llmopt.demo.dataset import load
-from llmopt.demo.presets import DEFAULT_COST_WEIGHT, PRESETS
+from llmopt.demo.presets import DEFAULT_COST_WEIGHT, DEFAULT_POLICY, PRESETS
 from llmopt.demo.protocol import (
     cumulative_regret,
     flagship_cost_bound,
@@ -73,7 +73,8 @@ def regret(out: Path) -> None:
     order = seeded_order(prompts, 0)
     fig, ax = plt.subplots(figsize=(7.5, 5))
     strong_share = 0.0
-    for label in ("linucb-ngrams", "thompson-per-subject", "epsilon-greedy"):
+    default = DEFAULT_POLICY["mmlu"]
+    for label in (default, "linucb", "thompson-per-subject", "epsilon-greedy"):
         _, arms = run_policy(
             order,
             PRESETS[label],
@@ -83,7 +84,7 @@ def regret(out: Path) -> None:
             reward=reward,
             round_size=1,
         )
-        if label == "linucb-ngrams":
+        if label == default:
             strong_share = arms.count(STRONG) / len(arms)
         ax.plot(cumulative_regret(order, arms, reward), label=f"ours: {label}")
     for label, arms in (

@@ -48,7 +48,8 @@ class DemoOptions(msgspec.Struct, frozen=True, kw_only=True):
     dataset: DatasetChoice = "mmlu"
     seed: int = 0
     limit: int | None = None
-    policy: str = DEFAULT_POLICY
+    policy: str | None = None
+    """A live preset; None takes the dataset's default (``DEFAULT_POLICY``)."""
     cost_weight: float | None = None
     round_size: int = ROUND_SIZE
     experiment: str | None = None
@@ -70,13 +71,19 @@ def demo_prompts(dataset: DatasetChoice, seed: int, limit: int | None) -> list[P
 def experiment_id_for(options: DemoOptions) -> str:
     if options.experiment is not None:
         return options.experiment
-    return f"demo-{options.dataset}-{options.policy}-seed{options.seed}"
+    return f"demo-{options.dataset}-{policy_of(options)}-seed{options.seed}"
+
+
+def policy_of(options: DemoOptions) -> str:
+    """The preset the run uses: the one asked for, or the dataset's default."""
+    return options.policy if options.policy is not None else DEFAULT_POLICY[options.dataset]
 
 
 async def run_demo(settings: Settings, options: DemoOptions) -> int:
     """Run the demo on a stack started here; 0 on success, 130 when interrupted."""
-    if options.policy not in PRESETS or PRESETS[options.policy].per_subject:
-        print(f"llmopt demo: unknown live policy {options.policy!r}", file=sys.stderr)
+    policy = policy_of(options)
+    if policy not in PRESETS or PRESETS[policy].per_subject:
+        print(f"llmopt demo: unknown live policy {policy!r}", file=sys.stderr)
         return 2
     if options.round_size < 1:
         print(f"llmopt demo: --round-size must be >= 1, got {options.round_size}", file=sys.stderr)
@@ -89,7 +96,7 @@ async def run_demo(settings: Settings, options: DemoOptions) -> int:
             f"llmopt demo: --cost-weight must be >= 0, got {options.cost_weight}", file=sys.stderr
         )
         return 2
-    spec = PRESETS[options.policy]
+    spec = PRESETS[policy]
     ordered = demo_prompts(options.dataset, options.seed, options.limit)
     everything = [p for name in _names(options.dataset) for p in load(name)]
     subjects = sorted({p.subject for p in everything})
