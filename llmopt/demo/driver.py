@@ -135,7 +135,7 @@ async def drive(
 ) -> LiveRun:
     """Route ``ordered`` through the live experiment in lockstep rounds (module docstring)."""
     started = time.perf_counter()
-    tally = Tally()
+    tally = Tally.over(ARMS)
     arms: list[str] = []
     decision_ids: list[str] = []
     latencies: list[float] = []
