@@ -171,9 +171,11 @@ def outcome_event(
     experiment_id: str, decision_id: str, outcome: Outcome, at: float
 ) -> OutcomeObserved:
     """The outcome the demo reports: the quality score, the tokens (the experiment prices
-    them with its catalogue) and the latency when the workload has one."""
+    them with its catalogue) and the latency when the workload has one. Its id is the one the
+    decision service gives a reported outcome, so a drift alarm's ``cause_event_id`` names
+    the same request offline and live."""
     return OutcomeObserved(
-        event_id=f"{decision_id}:outcome",
+        event_id=f"outcome:{decision_id}",  # as the decision service names it
         entity_id=experiment_id,
         at=at,
         decision_id=decision_id,

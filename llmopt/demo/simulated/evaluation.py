@@ -236,7 +236,7 @@ def drift_report(
     model = workload.degradation.model
     change = workload.after_change(items)
     index_of = {
-        f"{decision_id_for(experiment_id, workload.key(item))}:outcome": i
+        f"outcome:{decision_id_for(experiment_id, workload.key(item))}": i
         for i, item in enumerate(items)
     }
     alarm: int | None = None
