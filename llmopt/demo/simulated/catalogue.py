@@ -15,10 +15,10 @@ Prices as published by each provider for its standard (non-batch, uncached) API:
 - ``llama-3.1-8b`` (Together AI ``meta-llama/Meta-Llama-3.1-8B-Instruct-Turbo``): $0.18 /
   $0.18, the same page, as published August 2024.
 
-The OpenAI and Anthropic prices were checked against copies of the providers' pages (and
-third-party price lists quoting them) while this module was written; the Together AI prices
-are those of the page when Llama 3.1 launched and were not re-checked against a stored copy.
-The flagship, the model a cost reduction is measured against, is ``gpt-4o``.
+While this module was written the Anthropic prices were checked against a copy of
+Anthropic's pricing page and the OpenAI prices against price lists quoting OpenAI's page; the
+Together AI prices are those of its page when Llama 3.1 launched and were not re-checked
+against a stored copy. The flagship, the model a cost reduction is measured against, is ``gpt-4o``.
 """
 
 from __future__ import annotations

@@ -6,9 +6,10 @@ load curve (:mod:`.load_curve`), a task type drawn with the hour's mix
 difficulty (:mod:`.tasks`).
 
 **Outcomes are counterfactual and deterministic.** The outcome of request ``i`` on arm ``a``
-comes from a generator seeded by ``(seed, i, a)`` alone (the arm by a stable hash of its
-name), whatever was routed before, so every arm's outcome on every request is known: the
-baselines, the per-request oracle and regret are computed over the very draws the policy saw.
+comes from a generator seeded by ``(seed, i + 1, a)`` alone (the arm by a stable hash of its
+name; the requests' own generator is ``(seed, 0)``), whatever was routed before, so every
+arm's outcome on every request is known: the baselines, the per-request oracle and regret are
+computed over the very draws the policy saw.
 An outcome is the answer's output tokens, its cost at the catalogue's prices, its quality
 (Beta) and its latency (:mod:`.latency`), degraded after the :class:`.degradation.Degradation`
 if the request came after it.
@@ -271,7 +272,8 @@ class SimulatedWorkload:
 
 
 def default_degradation(days: float) -> Degradation:
-    """The demo's drift event: ``llama-3.1-70b`` loses 40% of its quality on every task and
-    gets 1.5 times slower from 06:00 UTC of the run's last day (or mid-run for one day)."""
-    at = max(0.5, math.floor(days) - 0.75) * DAY_S if days >= 1.0 else 0.5 * days * DAY_S
+    """The demo's drift event: ``gpt-4o-mini`` loses 40% of its quality on every task and
+    gets 1.5 times slower from 06:00 UTC of the run's last day (mid-run for a run shorter than
+    a day and a half): a model the cost-aware policies lean on, changing while traffic peaks."""
+    at = (days - 0.75) * DAY_S if days >= 1.5 else 0.5 * days * DAY_S
     return Degradation(model="gpt-4o-mini", at_s=at)

@@ -171,5 +171,8 @@ class TestDegradation:
             SimulatedWorkload(0, requests=10, degradation=Degradation(model="x", at_s=0.0))
 
     def test_the_default_change_is_on_the_last_day(self) -> None:
-        """Over two days the default degradation starts at 06:00 UTC of day 2."""
+        """Over two (three) days the default degradation starts at 06:00 UTC of day 2 (3);
+        over one day at noon."""
         assert default_degradation(2.0).at_s == 30 * 3600
+        assert default_degradation(3.0).at_s == 54 * 3600
+        assert default_degradation(1.0).at_s == 12 * 3600
