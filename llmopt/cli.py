@@ -6,9 +6,10 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import json
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import Any
 
 import msgspec
@@ -53,9 +54,18 @@ def _parser() -> argparse.ArgumentParser:
         "demo",
         help="start the stack, route RouteLLM's MMLU/GSM8K prompts live, print cost and quality",
     )
+    demo.add_argument(
+        "--workload",
+        choices=["routellm", "simulated"],
+        default="routellm",
+        help="RouteLLM's prompts (default), or the simulated six-model workload with drift",
+    )
     demo.add_argument("--dataset", choices=["mmlu", "gsm8k", "both"], default="mmlu")
     demo.add_argument("--seed", type=int, default=0, help="order of the prompts and the policy")
     demo.add_argument("--limit", type=int, help="route only the first N prompts of the order")
+    demo.add_argument(
+        "--requests", type=int, default=4000, help="simulated: requests over two simulated days"
+    )
     demo.add_argument(
         "--policy",
         choices=[
@@ -67,10 +77,13 @@ def _parser() -> argparse.ArgumentParser:
             "squarecb-ngrams",
             "epsilon-greedy",
         ],
-        help="the experiment's policy (a preset of llmopt/demo/presets.py; default per dataset)",
+        help="the experiment's policy (a preset of llmopt/demo/presets.py; default per dataset, "
+        "linucb for the simulated workload)",
     )
     demo.add_argument("--cost-weight", type=float, help="the reward's cost weight")
-    demo.add_argument("--round-size", type=int, default=100, help="prompts per lockstep round")
+    demo.add_argument(
+        "--round-size", type=int, help="prompts per lockstep round (default 100; simulated 1)"
+    )
     demo.add_argument("--experiment", help="experiment id (default from dataset/policy/seed)")
     demo.add_argument("--json", action="store_true", help="print JSON")
 
@@ -149,17 +162,38 @@ def _demo(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
     import tempfile
 
     from llmopt.demo.command import DemoOptions, run_demo
+    from llmopt.demo.simulated.command import SimulatedOptions, run_simulated
 
-    options = DemoOptions(
-        dataset=args.dataset,
-        seed=args.seed,
-        limit=args.limit,
-        policy=args.policy,
-        cost_weight=args.cost_weight,
-        round_size=args.round_size,
-        experiment=args.experiment,
-        as_json=args.json,
-    )
+    run: Callable[[Settings], Coroutine[Any, Any, int]]
+    if args.workload == "simulated":
+        simulated = SimulatedOptions(
+            seed=args.seed,
+            requests=args.requests,
+            experiment=args.experiment,
+            as_json=args.json,
+            **{
+                name: value
+                for name, value in (
+                    ("policy", args.policy),
+                    ("cost_weight", args.cost_weight),
+                    ("round_size", args.round_size),
+                )
+                if value is not None
+            },
+        )
+        run = functools.partial(run_simulated, options=simulated)
+    else:
+        options = DemoOptions(
+            dataset=args.dataset,
+            seed=args.seed,
+            limit=args.limit,
+            policy=args.policy,
+            cost_weight=args.cost_weight,
+            round_size=100 if args.round_size is None else args.round_size,
+            experiment=args.experiment,
+            as_json=args.json,
+        )
+        run = functools.partial(run_demo, options=options)
     with contextlib.ExitStack() as stack:
         if overrides["state_dir"] is None and not os.environ.get("LLMOPT_STATE_DIR"):
             overrides = {
@@ -173,7 +207,7 @@ def _demo(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
         except ValueError as exc:
             print(f"llmopt: {exc}", file=sys.stderr)
             return 2
-        return asyncio.run(run_demo(settings, options))
+        return asyncio.run(run(settings))
 
 
 @contextlib.asynccontextmanager

@@ -16,7 +16,8 @@ import json
 import signal
 import sys
 import time
-from typing import Any, Literal
+from collections.abc import Callable, Coroutine
+from typing import Any, Literal, TypeVar
 
 import msgspec
 import ray
@@ -109,54 +110,26 @@ async def run_demo(settings: Settings, options: DemoOptions) -> int:
     # before any traffic, as a deployment sets it from its prompt-length limit.
     reward = reward_spec(weight, flagship_cost_bound(everything))
     experiment_id = experiment_id_for(options)
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
-    stderr_line = _ProgressLine()
-    interrupted = False
-    report: Report | None = None
-    async with nats_endpoint(settings) as (url, _server):
-        services = Services(settings, url)
-        try:
-            _note(f"starting NATS, Ray and the gateway (state in {settings.state_dir})")
-            # Before Services.start, whose call is then a no-op: the actors' own log lines
-            # would bury the demo's output.
-            init_ray(settings, log_to_driver=False)
-            await services.start()
-            nc = await connect(settings, url=url, name="llmopt demo")
-            try:
-                task = asyncio.create_task(
-                    _drive(
-                        nc,
-                        settings,
-                        experiment_id,
-                        ordered,
-                        spec=spec,
-                        subjects=subjects,
-                        reward=reward,
-                        seed=options.seed,
-                        round_size=options.round_size,
-                        progress=stderr_line,
-                    )
-                )
-                loop = asyncio.get_running_loop()
-                for sig in (signal.SIGINT, signal.SIGTERM):
-                    loop.add_signal_handler(sig, task.cancel)
-                try:
-                    run = await task
-                except asyncio.CancelledError:
-                    interrupted = True
-                if not interrupted and services.event_log is not None:
-                    report = await _projections_report(services.event_log, settings, experiment_id)
-            finally:
-                await nc.close()
-        finally:
-            stderr_line.finish()
-            if interrupted:
-                _note("interrupted; stopping the stack")
-            await services.stop()
-            with contextlib.suppress(Exception):
-                ray.shutdown()
-    if interrupted:
+    progress = ProgressLine()
+
+    async def work(nc: Any, services: Services) -> LiveRun:
+        return await _drive(
+            nc,
+            settings,
+            experiment_id,
+            ordered,
+            spec=spec,
+            subjects=subjects,
+            reward=reward,
+            seed=options.seed,
+            round_size=options.round_size,
+            progress=progress,
+        )
+
+    stacked = await run_on_stack(settings, experiment_id, work, progress)
+    if stacked is None:
         return 130
+    run, report = stacked
     figures = summary(
         ordered,
         run.tally,
@@ -181,13 +154,69 @@ async def run_demo(settings: Settings, options: DemoOptions) -> int:
     return 0
 
 
-async def _projections_report(event_log: EventLog, settings: Settings, experiment: str) -> Report:
+T = TypeVar("T")
+
+
+async def run_on_stack(
+    settings: Settings,
+    experiment_id: str,
+    work: Callable[[Any, Services], Coroutine[Any, Any, T]],
+    progress: ProgressLine,
+    task_field: str = "subject",
+) -> tuple[T, Report | None] | None:
+    """Start the stack as ``llmopt serve`` does, run ``work(nc, services)`` on it, catch the
+    projections up for the experiment's report, and stop the stack (also on Ctrl-C, which
+    returns None)."""
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    interrupted = False
+    report: Report | None = None
+    result: T | None = None
+    async with nats_endpoint(settings) as (url, _server):
+        services = Services(settings, url)
+        try:
+            note(f"starting NATS, Ray and the gateway (state in {settings.state_dir})")
+            # Before Services.start, whose call is then a no-op: the actors' own log lines
+            # would bury the demo's output.
+            init_ray(settings, log_to_driver=False)
+            await services.start()
+            nc = await connect(settings, url=url, name="llmopt demo")
+            try:
+                task = asyncio.create_task(work(nc, services))
+                loop = asyncio.get_running_loop()
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.add_signal_handler(sig, task.cancel)
+                try:
+                    result = await task
+                except asyncio.CancelledError:
+                    interrupted = True
+                if not interrupted and services.event_log is not None:
+                    report = await _projections_report(
+                        services.event_log, settings, experiment_id, task_field
+                    )
+            finally:
+                await nc.close()
+        finally:
+            progress.finish()
+            if interrupted:
+                note("interrupted; stopping the stack")
+            await services.stop()
+            with contextlib.suppress(Exception):
+                ray.shutdown()
+    if interrupted or result is None:
+        return None
+    return result, report
+
+
+async def _projections_report(
+    event_log: EventLog, settings: Settings, experiment: str, task_field: str
+) -> Report:
     """What ``llmopt report`` says of the run: the SQLite projections caught up from the same
-    log (in the state directory), read per MMLU subject / GSM8K as the task type."""
+    log (in the state directory), read per the context's ``task_field`` as the task type (the
+    MMLU subject / GSM8K, or the simulated task type)."""
     db = Database(settings.state_dir / "projections.db")
     create_schema(db)
     await ProjectionRunner(event_log, db, batch=settings.fetch_batch).catch_up()
-    return build_report(db, until=time.time(), experiment=experiment, task_field="subject")
+    return build_report(db, until=time.time(), experiment=experiment, task_field=task_field)
 
 
 async def _drive(
@@ -201,19 +230,19 @@ async def _drive(
     reward: Any,
     seed: int,
     round_size: int,
-    progress: _ProgressLine,
+    progress: ProgressLine,
 ) -> LiveRun:
     created_seq = await create_experiment(
         nc, experiment_id, spec=spec, subjects=subjects, reward=reward, seed=seed
     )
-    actor = await _actor(settings, experiment_id)
+    actor = await experiment_actor(settings, experiment_id)
 
     async def folded_seq() -> int:
         status = await actor.status.remote()
         return int(status.seq)
 
     await wait_for_seq(folded_seq, created_seq)
-    _note(f"experiment {experiment_id} ready; routing {len(ordered)} prompts")
+    note(f"experiment {experiment_id} ready; routing {len(ordered)} prompts")
     return await drive(
         OptimizerClient(nc),
         experiment_id,
@@ -226,7 +255,8 @@ async def _drive(
     )
 
 
-async def _actor(settings: Settings, experiment_id: str, within_s: float = 120.0) -> Any:
+async def experiment_actor(settings: Settings, experiment_id: str, within_s: float = 120.0) -> Any:
+    """The experiment's Ray actor, once the directory has started it."""
     deadline = time.monotonic() + within_s
     while (actor := find_actor(settings, "experiment", experiment_id)) is None:
         if time.monotonic() > deadline:
@@ -239,11 +269,12 @@ def _names(dataset: DatasetChoice) -> tuple[DatasetName, ...]:
     return DATASETS if dataset == "both" else (dataset,)
 
 
-def _note(message: str) -> None:
+def note(message: str) -> None:
+    """A progress note on stderr, so it never mixes into the figures on stdout."""
     print(f"llmopt demo: {message}", file=sys.stderr, flush=True)
 
 
-class _ProgressLine:
+class ProgressLine:
     """One stderr line rewritten after each round (a new line per 10% when not a terminal)."""
 
     def __init__(self) -> None:

@@ -57,6 +57,16 @@ class Call(msgspec.Struct, frozen=True, kw_only=True):
     output_tokens: int
     cost_usd: float
 
+    @property
+    def quality(self) -> float:
+        """1 for a correct answer, 0 otherwise: the quality score the demo reports."""
+        return 1.0 if self.correct else 0.0
+
+    @property
+    def latency_ms(self) -> float | None:
+        """The data has no latency."""
+        return None
+
 
 def output_tokens(prompt: Prompt, arm: Literal["mixtral-8x7b", "gpt-4-1106"] | str) -> int:
     """The answer's tokens: ``ceil(chars / 4)`` of that model's GSM8K answer, or 5 for MMLU."""

@@ -31,27 +31,31 @@ import nats.aio.client
 from actors.decider import Decision
 from actors.reward import RewardSpec
 from gateway.client import OptimizerClient, OptimizerUnavailable
-from llmopt.demo.cost_model import ARMS, call
-from llmopt.demo.dataset import Prompt
-from llmopt.demo.prompt_features import context_of
 from llmopt.demo.protocol import (
     PolicySpec,
+    RouteLLM,
     Tally,
-    experiment_config,
-    oracle_reward,
+    oracle_reward_on,
     outcome_reward,
     rounds,
+    workload_config,
 )
+from llmopt.demo.workload import Workload
 
 CREATE_SUBJECT = "llmopt.admin.experiment.create"
 DECIDE_BUDGET_S = 5.0
 """Per-decision budget: generous, because a fallback decision would break the lockstep."""
-DECIDE_ATTEMPTS = 3
+DECIDE_ATTEMPTS = 5
+DECIDE_BACKOFF_S = 0.1
+"""Wait before asking again, doubled per attempt: "no responders" comes back at once in the
+moment between the actor's catching up with the log and its subscribing to decide requests."""
 
 log = logging.getLogger("llmopt.demo")
 
 SeqProbe = Callable[[], Awaitable[int]]
 """The log sequence the experiment's actor has folded up to (its ``status().seq``)."""
+StatusProbe = Callable[[], Awaitable[dict[str, Any]]]
+"""The summary of the experiment's folded state (``status().summary``)."""
 Progress = Callable[[int, int, Tally], None]
 """Called after every round with (prompts done, prompts in all, totals so far)."""
 
@@ -83,20 +87,23 @@ async def create_experiment(
     subjects: Sequence[str],
     reward: RewardSpec,
     seed: int,
+    workload: Workload[Any] | None = None,
 ) -> int:
-    """Create the experiment through the admin API; returns its log sequence.
+    """Create the experiment through the admin API; returns its log sequence. The workload
+    (RouteLLM's prompts over ``subjects`` by default) gives the arms and the configuration.
 
     The experiment has no fallback arm, on purpose: with one, the gateway's stand-in answers
     decisions while the actor's heartbeat is unheard, which includes the moments right after
     the actor starts, when both serve the queue group; a fallback decision depends on timing,
     and the run would no longer be reproducible. Without one an unanswered decision is an
     error, and the driver asks again (same request id, same decision)."""
+    workload = RouteLLM(subjects) if workload is None else workload
     body = {
         "experiment_id": experiment_id,
-        "arms": list(ARMS),
+        "arms": list(workload.arms),
         "seed": seed,
         "description": f"llmopt demo: {spec.label}",
-        "config": experiment_config(spec, subjects, reward),
+        "config": workload_config(workload, spec, reward),
         "request_id": f"{experiment_id}:create",
     }
     reply = await nc.request(CREATE_SUBJECT, msgspec.json.encode(body), timeout=10.0)
@@ -122,20 +129,50 @@ async def wait_for_seq(probe: SeqProbe, seq: int, *, within_s: float = 120.0) ->
         delay = min(delay * 2, 0.05)
 
 
+async def wait_for_derived(probe: StatusProbe, driven: int, *, within_s: float = 120.0) -> None:
+    """Return once the actor has folded back every event its fold derived from the outcomes
+    of the ``driven`` requests so far (drift alarms), so the next decision sees their action.
+
+    The actor appends a drift alarm after folding the batch that raised it; the alarm acts
+    when it is folded back. Each driven request put one decision and one outcome in the log,
+    the experiment one ``ExperimentCreated``, and each alarm the fold counted
+    (``drift_alarms``) one ``DriftDetected``: the fold is caught up with its own alarms when
+    it has applied ``1 + 2 * driven + drift_alarms`` events. (A ``rollback_experiment``
+    action derives further events; the demo's monitor does not use it.)"""
+    deadline = time.monotonic() + within_s
+    delay = 0.001
+    while True:
+        summary = await probe()
+        applied = int(summary["events_applied"])
+        if applied >= 1 + 2 * driven + int(summary["drift_alarms"]):
+            return
+        if time.monotonic() > deadline:
+            raise DemoError(f"the actor did not fold back its drift alarms in {within_s}s")
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.05)
+
+
 async def drive(
     client: OptimizerClient,
     experiment_id: str,
-    ordered: Sequence[Prompt],
+    ordered: Sequence[Any],
     *,
     spec: PolicySpec,
     reward: RewardSpec,
     round_size: int,
     folded_seq: SeqProbe,
     progress: Progress | None = None,
+    workload: Workload[Any] | None = None,
+    folded_status: StatusProbe | None = None,
 ) -> LiveRun:
-    """Route ``ordered`` through the live experiment in lockstep rounds (module docstring)."""
+    """Route ``ordered`` (RouteLLM prompts unless ``workload`` says otherwise) through the
+    live experiment in lockstep rounds (module docstring). With ``folded_status``, each round
+    also waits for the drift alarms it raised to be folded back (:func:`wait_for_derived`):
+    with rounds of one request the live run then folds every event in the order
+    :func:`llmopt.demo.protocol.run_policy_on` does."""
+    workload = RouteLLM() if workload is None else workload
     started = time.perf_counter()
-    tally = Tally()
+    tally = Tally.over(workload.arms)
     arms: list[str] = []
     decision_ids: list[str] = []
     latencies: list[float] = []
@@ -143,26 +180,36 @@ async def drive(
     done = 0
     count = 0
     for count, batch in enumerate(rounds(ordered, round_size), start=1):  # noqa: B007
-        timed = [await _timed_decide(client, experiment_id, prompt, spec) for prompt in batch]
+        timed = [
+            await _timed_decide(client, experiment_id, workload, prompt, spec) for prompt in batch
+        ]
         last_seq = 0
         for prompt, (decision, latency_ms) in zip(batch, timed, strict=True):
             fallbacks += decision.fallback
             latencies.append(latency_ms)
-            outcome = call(prompt, decision.arm)
+            outcome = workload.call(prompt, decision.arm)
             accepted = await client.outcome(
                 decision.decision_id,
-                quality=1.0 if outcome.correct else 0.0,
+                quality=outcome.quality,
                 input_tokens=outcome.input_tokens,
                 output_tokens=outcome.output_tokens,
+                latency_ms=outcome.latency_ms,
             )
             if accepted is None:
-                raise DemoError(f"{prompt.key}: the client served a local fallback decision")
+                key = workload.key(prompt)
+                raise DemoError(f"{key}: the client served a local fallback decision")
             last_seq = max(last_seq, accepted.seq)
-            tally.add(outcome, outcome_reward(outcome, reward), oracle_reward(prompt, reward))
+            tally.add(
+                outcome,
+                outcome_reward(outcome, reward),
+                oracle_reward_on(workload, prompt, reward),
+            )
             arms.append(decision.arm)
             decision_ids.append(decision.decision_id)
         await wait_for_seq(folded_seq, last_seq)
         done += len(batch)
+        if folded_status is not None:
+            await wait_for_derived(folded_status, done)
         if progress is not None:
             progress(done, len(ordered), tally)
     return LiveRun(
@@ -178,7 +225,11 @@ async def drive(
 
 
 async def _timed_decide(
-    client: OptimizerClient, experiment_id: str, prompt: Prompt, spec: PolicySpec
+    client: OptimizerClient,
+    experiment_id: str,
+    workload: Workload[Any],
+    prompt: Any,
+    spec: PolicySpec,
 ) -> tuple[Decision, float]:
     """The decision and its latency; an unanswered request is asked again (the same request
     id is the same decision, so a retry cannot double-log or change the arm) and the latency
@@ -188,14 +239,15 @@ async def _timed_decide(
         try:
             decision = await client.decide(
                 experiment_id,
-                context_of(prompt, spec.ngram_buckets),
-                request_id=prompt.key,
+                workload.context(prompt, spec),
+                request_id=workload.key(prompt),
                 timeout_s=DECIDE_BUDGET_S,
             )
         except OptimizerUnavailable:
             if attempt == DECIDE_ATTEMPTS:
                 raise
-            log.warning("decide unanswered; asking again", extra={"prompt": prompt.key})
+            log.warning("decide unanswered; asking again", extra={"prompt": workload.key(prompt)})
+            await asyncio.sleep(DECIDE_BACKOFF_S * 2 ** (attempt - 1))
             continue
         return decision, (time.perf_counter() - start) * 1000.0
     raise AssertionError("unreachable")

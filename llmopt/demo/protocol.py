@@ -18,24 +18,37 @@ The reward is the experiment's composite (:mod:`actors.reward`): quality 1 for a
 answer and 0 otherwise, weight 1; cost normalised by the strong model's dearest call
 (:func:`flagship_cost_bound`), weight ``cost_weight``; no latency term (the data has none).
 Sweeping ``cost_weight`` traces a policy's cost-quality curve (:mod:`llmopt.demo.results`).
+
+**Any workload.** The ``*_on`` functions run any :class:`~llmopt.demo.workload.Workload` (the
+simulated multi-model traffic of :mod:`llmopt.demo.simulated` too: N arms, a latency term, a
+drift monitor); the functions without the suffix are the RouteLLM workload's (:class:`RouteLLM`).
+Events a fold derives (drift alarms) are folded right after the outcome that caused them, as
+the live actor appends them before it folds anything else when the driver waits for them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
 
 import msgspec
 import numpy as np
 
+from actors.catalogue import ArmSpec
 from actors.decider import DecideRequest, decide, decision_id_for
 from actors.experiment_ledger import ExperimentLedger
+from actors.feature_schema import FeatureSchema
 from actors.policies import policy_class
 from actors.reward import RewardSpec, composite_reward
-from events.schema import ExperimentCreated, OutcomeObserved
-from llmopt.demo.cost_model import ARMS, CATALOGUE, STRONG, WEAK, Call, call, oracle_call
+from events.schema import Event, ExperimentCreated, OutcomeObserved
+from llmopt.demo.cost_model import ARMS, CATALOGUE, STRONG, WEAK, call, oracle_call
 from llmopt.demo.dataset import Prompt
 from llmopt.demo.prompt_features import context_of, feature_schema
+from llmopt.demo.tally import Outcome
+from llmopt.demo.tally import Tally as Tally
+from llmopt.demo.workload import Workload
+
+ItemT = TypeVar("ItemT")
 
 
 class PolicySpec(msgspec.Struct, frozen=True, kw_only=True):
@@ -51,32 +64,33 @@ class PolicySpec(msgspec.Struct, frozen=True, kw_only=True):
     """One experiment per subject (offline only), as the per-subject Thompson anchor."""
 
 
-class Tally(msgspec.Struct, kw_only=True):
-    """Totals of a run: what the routed traffic cost, how much of it was right, and regret."""
+class RouteLLM:
+    """The RouteLLM prompts as a :class:`~llmopt.demo.workload.Workload`: two arms, correctness
+    as quality, no latency. ``subjects`` are the one-hot's values (the benchmark's published
+    subject list), needed only to configure a contextual policy."""
 
-    prompts: int = 0
-    correct: int = 0
-    cost_usd: float = 0.0
-    reward: float = 0.0
-    oracle_reward: float = 0.0
-    arms: dict[str, int] = msgspec.field(default_factory=lambda: dict.fromkeys(ARMS, 0))
+    arms: tuple[str, ...] = ARMS
+    flagship: str = STRONG
+    catalogue: Mapping[str, ArmSpec] = CATALOGUE
+    drift: dict[str, Any] | None = None
 
-    def add(self, outcome: Call, reward: float, oracle_reward: float) -> None:
-        self.prompts += 1
-        self.correct += outcome.correct
-        self.cost_usd += outcome.cost_usd
-        self.reward += reward
-        self.oracle_reward += oracle_reward
-        self.arms[outcome.arm] = self.arms.get(outcome.arm, 0) + 1
+    def __init__(self, subjects: Sequence[str] = ()) -> None:
+        self.subjects = tuple(subjects)
 
-    @property
-    def accuracy(self) -> float:
-        return self.correct / self.prompts if self.prompts else 0.0
+    def key(self, item: Prompt) -> str:
+        return item.key
 
-    @property
-    def regret(self) -> float:
-        """Sum over prompts of the best arm's reward minus the chosen arm's (per-prompt oracle)."""
-        return self.oracle_reward - self.reward
+    def group(self, item: Prompt) -> str:
+        return item.subject
+
+    def context(self, item: Prompt, spec: PolicySpec) -> dict[str, Any]:
+        return context_of(item, spec.ngram_buckets)
+
+    def features(self, spec: PolicySpec) -> FeatureSchema:
+        return feature_schema(self.subjects, spec.ngram_buckets)
+
+    def call(self, item: Prompt, arm: str) -> Outcome:
+        return call(item, arm)
 
 
 def seeded_order(prompts: Sequence[Prompt], seed: int) -> list[Prompt]:
@@ -84,13 +98,21 @@ def seeded_order(prompts: Sequence[Prompt], seed: int) -> list[Prompt]:
     return [prompts[i] for i in np.random.default_rng(seed).permutation(len(prompts))]
 
 
-def reward_spec(cost_weight: float, cost_max_usd: float) -> RewardSpec:
-    """Quality (weight 1) and cost (``cost_weight``), cost normalised by ``cost_max_usd``."""
+def reward_spec(
+    cost_weight: float,
+    cost_max_usd: float,
+    *,
+    latency_weight: float = 0.0,
+    latency_max_ms: float = 10_000.0,
+) -> RewardSpec:
+    """Quality (weight 1) and cost (``cost_weight``), cost normalised by ``cost_max_usd``;
+    latency (``latency_weight``, normalised by ``latency_max_ms``) for a workload that has it."""
     return RewardSpec(
         quality_weight=1.0,
         cost_weight=float(cost_weight),
-        latency_weight=0.0,
+        latency_weight=float(latency_weight),
         cost_max_usd=float(cost_max_usd),
+        latency_max_ms=float(latency_max_ms),
     )
 
 
@@ -115,20 +137,29 @@ def experiment_config(
     spec: PolicySpec, subjects: Sequence[str], reward: RewardSpec
 ) -> dict[str, Any]:
     """The ``config`` of the admin API's create request (``actors.experiment_config``)."""
+    return workload_config(RouteLLM(subjects), spec, reward)
+
+
+def workload_config(
+    workload: Workload[Any], spec: PolicySpec, reward: RewardSpec
+) -> dict[str, Any]:
+    """The experiment ``config`` for ``spec`` on ``workload``: policy, catalogue, reward, the
+    feature schema for a contextual policy, and the workload's drift monitor if it has one."""
     config: dict[str, Any] = {
         "policy": spec.policy,
         "policy_params": dict(spec.params),
-        "catalogue": {arm: msgspec.to_builtins(CATALOGUE[arm]) for arm in ARMS},
+        "catalogue": {arm: msgspec.to_builtins(workload.catalogue[arm]) for arm in workload.arms},
         "reward": msgspec.to_builtins(reward),
     }
     if policy_class(spec.policy).contextual:
-        schema = feature_schema(subjects, spec.ngram_buckets)
-        config["features"] = msgspec.to_builtins(schema)
+        config["features"] = msgspec.to_builtins(workload.features(spec))
+    if workload.drift is not None:
+        config["drift"] = workload.drift
     return config
 
 
-def outcome_reward(outcome: Call, reward: RewardSpec) -> float:
-    """The composite reward the experiment folds for ``outcome`` (quality and tokens)."""
+def outcome_reward(outcome: Outcome, reward: RewardSpec) -> float:
+    """The composite reward the experiment folds for ``outcome`` (quality, tokens, latency)."""
     event = outcome_event("", "", outcome, 0.0)
     value = composite_reward(event, reward, cost_usd=outcome.cost_usd)
     if value is None:  # impossible: quality is always reported
@@ -137,22 +168,25 @@ def outcome_reward(outcome: Call, reward: RewardSpec) -> float:
 
 
 def outcome_event(
-    experiment_id: str, decision_id: str, outcome: Call, at: float
+    experiment_id: str, decision_id: str, outcome: Outcome, at: float
 ) -> OutcomeObserved:
-    """The outcome the demo reports: correctness as quality, and the tokens (the experiment
-    prices them with its catalogue)."""
+    """The outcome the demo reports: the quality score, the tokens (the experiment prices
+    them with its catalogue) and the latency when the workload has one. Its id is the one the
+    decision service gives a reported outcome, so a drift alarm's ``cause_event_id`` names
+    the same request offline and live."""
     return OutcomeObserved(
-        event_id=f"{decision_id}:outcome",
+        event_id=f"outcome:{decision_id}",  # as the decision service names it
         entity_id=experiment_id,
         at=at,
         decision_id=decision_id,
-        quality=1.0 if outcome.correct else 0.0,
+        quality=outcome.quality,
         input_tokens=outcome.input_tokens,
         output_tokens=outcome.output_tokens,
+        latency_ms=outcome.latency_ms,
     )
 
 
-def rounds(prompts: Sequence[Prompt], round_size: int) -> Iterator[Sequence[Prompt]]:
+def rounds(prompts: Sequence[ItemT], round_size: int) -> Iterator[Sequence[ItemT]]:
     if round_size < 1:
         raise ValueError(f"round_size must be >= 1, got {round_size}")
     for start in range(0, len(prompts), round_size):
@@ -171,11 +205,35 @@ def run_policy(
 ) -> tuple[Tally, list[str]]:
     """Route ``ordered`` with ``spec`` as the live experiment would; returns the totals and
     the arm chosen for each prompt, in order."""
-    config = experiment_config(spec, subjects, reward)
+    return run_policy_on(
+        RouteLLM(subjects),
+        ordered,
+        spec,
+        experiment_id=experiment_id,
+        seed=seed,
+        reward=reward,
+        round_size=round_size,
+    )
+
+
+def run_policy_on(
+    workload: Workload[ItemT],
+    ordered: Sequence[ItemT],
+    spec: PolicySpec,
+    *,
+    experiment_id: str,
+    seed: int,
+    reward: RewardSpec,
+    round_size: int,
+    derived: list[Event] | None = None,
+) -> tuple[Tally, list[str]]:
+    """:func:`run_policy` for any workload; the events the fold derived (drift alarms) are
+    appended to ``derived`` when given."""
+    config = workload_config(workload, spec, reward)
     ledgers: dict[str, ExperimentLedger] = {}
 
-    def ledger_for(prompt: Prompt) -> tuple[str, ExperimentLedger]:
-        name = f"{experiment_id}.{prompt.subject}" if spec.per_subject else experiment_id
+    def ledger_for(item: ItemT) -> tuple[str, ExperimentLedger]:
+        name = f"{experiment_id}.{workload.group(item)}" if spec.per_subject else experiment_id
         if name not in ledgers:
             ledger = ExperimentLedger.initial(name)
             ledger.apply(
@@ -183,50 +241,71 @@ def run_policy(
                     event_id=f"{name}:created",
                     entity_id=name,
                     at=0.0,
-                    arms=ARMS,
+                    arms=workload.arms,
                     seed=seed,
-                    fallback_arm=STRONG,
+                    fallback_arm=workload.flagship,
                     config=config,
                 )
             )
             ledgers[name] = ledger
         return name, ledgers[name]
 
-    tally = Tally()
+    tally = Tally.over(workload.arms)
     chosen: list[str] = []
     for number, batch in enumerate(rounds(ordered, round_size), start=1):
         at = float(number)
         made = []
-        for prompt in batch:
-            name, ledger = ledger_for(prompt)
-            decision_id = decision_id_for(name, prompt.key)
-            request = DecideRequest(
-                context=context_of(prompt, spec.ngram_buckets), request_id=prompt.key
-            )
+        for item in batch:
+            name, ledger = ledger_for(item)
+            key = workload.key(item)
+            decision_id = decision_id_for(name, key)
+            request = DecideRequest(context=workload.context(item, spec), request_id=key)
             decision, event = decide(ledger, request, decision_id=decision_id, now=at)
-            made.append((prompt, name, ledger, decision.arm, decision_id))
+            made.append((item, name, ledger, decision.arm, decision_id))
             ledger.apply(event)
-        for prompt, name, ledger, arm, decision_id in made:
-            outcome = call(prompt, arm)
+        for item, name, ledger, arm, decision_id in made:
+            outcome = workload.call(item, arm)
             ledger.apply(outcome_event(name, decision_id, outcome, at))
-            tally.add(outcome, outcome_reward(outcome, reward), oracle_reward(prompt, reward))
+            for follower in ledger.outbox():
+                ledger.apply(follower)
+                if derived is not None:
+                    derived.append(follower)
+            tally.add(
+                outcome,
+                outcome_reward(outcome, reward),
+                oracle_reward_on(workload, item, reward),
+            )
             chosen.append(arm)
     return tally, chosen
 
 
 def oracle_reward(prompt: Prompt, reward: RewardSpec) -> float:
     """The best reward any arm gets on ``prompt``."""
-    return max(outcome_reward(call(prompt, arm), reward) for arm in ARMS)
+    return oracle_reward_on(RouteLLM(), prompt, reward)
+
+
+def oracle_reward_on(workload: Workload[ItemT], item: ItemT, reward: RewardSpec) -> float:
+    """The best reward any arm of ``workload`` gets on ``item``."""
+    return max(outcome_reward(workload.call(item, arm), reward) for arm in workload.arms)
 
 
 def route_fixed(ordered: Sequence[Prompt], choose: Sequence[str], reward: RewardSpec) -> Tally:
     """Totals when prompt ``i`` goes to arm ``choose[i]`` (baselines and replays)."""
+    return route_fixed_on(RouteLLM(), ordered, choose, reward)
+
+
+def route_fixed_on(
+    workload: Workload[ItemT], ordered: Sequence[ItemT], choose: Sequence[str], reward: RewardSpec
+) -> Tally:
+    """:func:`route_fixed` for any workload."""
     if len(choose) != len(ordered):
         raise ValueError(f"{len(choose)} arms for {len(ordered)} prompts")
-    tally = Tally()
-    for prompt, arm in zip(ordered, choose, strict=True):
-        outcome = call(prompt, arm)
-        tally.add(outcome, outcome_reward(outcome, reward), oracle_reward(prompt, reward))
+    tally = Tally.over(workload.arms)
+    for item, arm in zip(ordered, choose, strict=True):
+        outcome = workload.call(item, arm)
+        tally.add(
+            outcome, outcome_reward(outcome, reward), oracle_reward_on(workload, item, reward)
+        )
     return tally
 
 
@@ -243,28 +322,56 @@ def oracle_arms(ordered: Sequence[Prompt]) -> list[str]:
     return [oracle_call(p).arm for p in ordered]
 
 
+def oracle_arms_on(
+    workload: Workload[ItemT], ordered: Sequence[ItemT], reward: RewardSpec
+) -> list[str]:
+    """The per-request oracle of a workload with graded quality: the arm of the largest
+    reward on each request (ties to the earlier arm of ``workload.arms``)."""
+    return [
+        max(workload.arms, key=lambda arm: outcome_reward(workload.call(item, arm), reward))
+        for item in ordered
+    ]
+
+
 def best_fixed_per_subject(ordered: Sequence[Prompt], reward: RewardSpec) -> list[str]:
     """In hindsight, per subject, the one arm with the largest total reward on that subject."""
+    return best_fixed_per_group(RouteLLM(), ordered, reward, prefer=WEAK)
+
+
+def best_fixed_per_group(
+    workload: Workload[ItemT], ordered: Sequence[ItemT], reward: RewardSpec, prefer: str = ""
+) -> list[str]:
+    """In hindsight, per group (subject, task type), the arm with the largest total reward on
+    it; a tie goes to ``prefer``, then to the earlier arm."""
     totals: dict[tuple[str, str], float] = {}
-    for prompt in ordered:
-        for arm in ARMS:
-            key = (prompt.subject, arm)
-            totals[key] = totals.get(key, 0.0) + outcome_reward(call(prompt, arm), reward)
+    for item in ordered:
+        for arm in workload.arms:
+            key = (workload.group(item), arm)
+            value = outcome_reward(workload.call(item, arm), reward)
+            totals[key] = totals.get(key, 0.0) + value
     best = {
-        subject: max(ARMS, key=lambda arm: (totals[(subject, arm)], arm == WEAK))
-        for subject, _ in totals
+        group: max(workload.arms, key=lambda arm: (totals[(group, arm)], arm == prefer))
+        for group, _ in totals
     }
-    return [best[p.subject] for p in ordered]
+    return [best[workload.group(item)] for item in ordered]
 
 
 def cumulative_regret(
     ordered: Sequence[Prompt], choose: Sequence[str], reward: RewardSpec
 ) -> list[float]:
     """After each prompt, the summed regret so far against the per-prompt oracle."""
+    return cumulative_regret_on(RouteLLM(), ordered, choose, reward)
+
+
+def cumulative_regret_on(
+    workload: Workload[ItemT], ordered: Sequence[ItemT], choose: Sequence[str], reward: RewardSpec
+) -> list[float]:
+    """:func:`cumulative_regret` for any workload."""
     if len(choose) != len(ordered):
         raise ValueError(f"{len(choose)} arms for {len(ordered)} prompts")
     total, out = 0.0, []
-    for prompt, arm in zip(ordered, choose, strict=True):
-        total += oracle_reward(prompt, reward) - outcome_reward(call(prompt, arm), reward)
+    for item, arm in zip(ordered, choose, strict=True):
+        best = oracle_reward_on(workload, item, reward)
+        total += best - outcome_reward(workload.call(item, arm), reward)
         out.append(total)
     return out

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -35,21 +36,29 @@ dearest call): 0 ignores cost, 1 values the dearest GPT-4 call as much as a corr
 (MMLU's dearest is 9.3 times its mean call, GSM8K's 3.3 times)."""
 STRONG_SHARES = tuple(i / 10 for i in range(11))
 
-RunOne = Callable[[Sequence[Prompt], int, float], Tally]
+RunOne = Callable[[Sequence[Any], int, float], Tally]
 """(prompts in their seeded order, seed, knob) -> the run's totals."""
+Order = Callable[[Sequence[Any], int], Sequence[Any]]
+"""(prompts, seed) -> the requests of the seed's run, in the order they arrive."""
 
 
 def sweep(
-    prompts: Sequence[Prompt],
+    prompts: Sequence[Any],
     run_one: RunOne,
     *,
     seeds: Sequence[int],
     knobs: Sequence[float],
     target: float,
     refine: int = 3,
+    order: Order = seeded_order,
+    flagship: str = STRONG,
 ) -> list[Point]:
-    """Points for every knob of ``knobs``, then ``refine`` bisections towards ``target``."""
-    orders = {seed: seeded_order(prompts, seed) for seed in seeds}
+    """Points for every knob of ``knobs``, then ``refine`` bisections towards ``target``.
+
+    ``order`` gives each seed's requests (a permutation of ``prompts`` by default; a
+    simulated workload generates them from the seed); ``flagship`` is the arm whose calls
+    :attr:`Point.strong_calls` counts."""
+    orders = {seed: order(prompts, seed) for seed in seeds}
 
     def point(knob: float) -> Point:
         tallies = [run_one(orders[seed], seed, knob) for seed in seeds]
@@ -58,7 +67,7 @@ def sweep(
             cost_usd=float(np.mean([t.cost_usd for t in tallies])),
             accuracy=float(np.mean([t.accuracy for t in tallies])),
             regret=float(np.mean([t.regret for t in tallies])),
-            strong_calls=float(np.mean([t.arms[STRONG] for t in tallies])),
+            strong_calls=float(np.mean([t.arms.get(flagship, 0) for t in tallies])),
         )
 
     points = sorted((point(k) for k in knobs), key=lambda p: p.knob)

@@ -17,9 +17,8 @@ PROMPTS = load("gsm8k")[:10]
 def linear(ordered: Sequence[Prompt], seed: int, knob: float) -> Tally:
     """Accuracy 0.9 - 0.5 knob and cost 10 - 10 knob, shifted by the seed by +-0.01."""
     shift = 0.01 if seed else -0.01
-    return Tally(
-        prompts=1000, correct=round(1000 * (0.9 - 0.5 * knob + shift)), cost_usd=10 - 10 * knob
-    )
+    correct = round(1000 * (0.9 - 0.5 * knob + shift))
+    return Tally(prompts=1000, correct=correct, quality=float(correct), cost_usd=10 - 10 * knob)
 
 
 def test_points_are_means_over_seeds_at_every_knob() -> None:
