@@ -49,13 +49,15 @@ SIM_PRESETS: dict[str, PolicySpec] = {
     for spec in (
         PolicySpec(label="linucb", policy="linucb", params={"alpha": 0.2}),
         PolicySpec(label="linear-ts", policy="linear_thompson", params={"v": 0.1}),
+        PolicySpec(label="squarecb", policy="squarecb"),
         PolicySpec(label="epsilon-greedy", policy="epsilon_greedy", params={"epsilon": 0.1}),
     )
 }
 """The simulated run's policies. LinUCB's ``alpha`` = 0.2 and linear TS's ``v`` = 0.1 were
 picked from {0.2, 0.5} and {0.1} on seeds 0-2 of this workload (in hindsight): with six arms
 and twelve context columns the default ``alpha`` = 1 explores for most of a 4,000-request run.
-Epsilon-greedy is the context-free baseline."""
+SquareCB runs with Vowpal Wabbit's default schedule, untuned. Epsilon-greedy is the context-free
+baseline."""
 
 
 @functools.lru_cache(maxsize=8)
