@@ -144,14 +144,21 @@ async def run_demo(settings: Settings, options: DemoOptions) -> int:
         fallbacks=run.fallbacks,
         seconds=round(run.seconds, 1),
     )
-    if options.as_json:
+    print_figures(figures, format_text(figures), report, as_json=options.as_json)
+    return 0
+
+
+def print_figures(
+    figures: dict[str, Any], text: str, report: Report | None, *, as_json: bool
+) -> None:
+    """The run's figures and then the projections report: as text, or as one JSON object."""
+    if as_json:
         print(json.dumps({**figures, "report": msgspec.to_builtins(report)}, indent=2))
     else:
-        print(format_text(figures))
+        print(text)
         if report is not None:
             print()
             print(render(report))
-    return 0
 
 
 T = TypeVar("T")

@@ -12,7 +12,6 @@ from the log, and the run is compared with the offline protocol on the same requ
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
@@ -20,7 +19,13 @@ import msgspec
 
 from events.schema import DriftDetected, Event
 from gateway.client import OptimizerClient
-from llmopt.demo.command import ProgressLine, experiment_actor, note, run_on_stack
+from llmopt.demo.command import (
+    ProgressLine,
+    experiment_actor,
+    note,
+    print_figures,
+    run_on_stack,
+)
 from llmopt.demo.driver import LiveRun, create_experiment, drive, wait_for_seq
 from llmopt.demo.simulated.evaluation import (
     DAYS,
@@ -34,7 +39,6 @@ from llmopt.demo.simulated.evaluation import (
 from llmopt.demo.simulated.report import format_text, summary
 from llmopt.runtime import Services
 from llmopt.settings import Settings
-from projections.report_text import render
 
 
 class SimulatedOptions(msgspec.Struct, frozen=True, kw_only=True):
@@ -141,11 +145,5 @@ async def run_simulated(settings: Settings, options: SimulatedOptions) -> int:
         fallbacks=run.fallbacks,
         seconds=round(run.seconds, 1),
     )
-    if options.as_json:
-        print(json.dumps({**figures, "report": msgspec.to_builtins(report)}, indent=2))
-    else:
-        print(format_text(figures))
-        if report is not None:
-            print()
-            print(render(report))
+    print_figures(figures, format_text(figures), report, as_json=options.as_json)
     return 0
