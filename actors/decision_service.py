@@ -45,6 +45,7 @@ from actors.window_feature_filler import WindowFeatureFiller
 from events.codec import encode
 from events.log import LOG_STREAM, MSG_ID
 from events.pipelined_append import PendingAppend, PipelinedAppender
+from events.raw_delivery import RawMsg, subscribe_raw, unsubscribe_raw
 from events.schema import DecisionMade, OutcomeObserved, subject_of
 from gateway.metrics import INFERENCE_LATENCY
 from gateway.wire import RequestError, decode_request, encode_reply, is_msgpack
@@ -66,6 +67,12 @@ LOG_WAIT_S: Final = 1.0
 """How long a decision waits for the log's acknowledgement before the reply says
 "unavailable": longer than any decide budget is useless to the caller."""
 ISSUED_CAPACITY: Final = 100_000
+MAX_WAITING: Final = 65_536
+"""Decide requests queued for the next policy pass beyond which new ones are dropped (nats-py's
+default pending-message limit per subscription)."""
+
+Request = Msg | RawMsg
+"""A request to answer: nats-py's message or a raw one (both have data, headers, respond)."""
 
 
 class OutcomeReport(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -123,15 +130,19 @@ class DecisionService:
         self.js = nc.jetstream()
         self.experiment = host.entity_id
         self._subs: list[Subscription] = []
+        self._decide_sub: Subscription | None = None
+        """Decide requests come raw (:mod:`events.raw_delivery`): no ``Msg``, queue or task hop
+        each on the hottest path."""
         self._issued: collections.OrderedDict[str, None] = collections.OrderedDict()
         """Decisions answered but perhaps not folded yet, so their outcome is not "unknown"."""
         self._replies: set[asyncio.Task[None]] = set()
-        self._waiting: list[tuple[Msg, float]] = []
+        self._waiting: list[tuple[Request, float]] = []
         self._latency = INFERENCE_LATENCY.labels(self.experiment)
         self._filler: WindowFeatureFiller | None = None
         """Fills configured context fields from feature windows (None: none configured)."""
         """Decide requests received and not yet decided (see :meth:`_decide`)."""
         self._heartbeat: asyncio.Task[None] | None = None
+        self._dropped = 0
         self._appender = PipelinedAppender(nc, LOG_STREAM)
         """Logs the decisions: one publish each, one wait per batch."""
 
@@ -145,8 +156,10 @@ class DecisionService:
         await self._start_filler()  # before the first request: features are there from then on
         await self._appender.start()
         queue = f"llmopt-decide-{self.experiment}"
+        self._decide_sub = await subscribe_raw(
+            self.nc, f"{DECIDE_PREFIX}.{self.experiment}", self._decide, queue=queue
+        )
         self._subs = [
-            await self.nc.subscribe(f"{DECIDE_PREFIX}.{self.experiment}", queue, cb=self._decide),
             await self.nc.subscribe(
                 f"{DECIDE_BATCH_PREFIX}.{self.experiment}", queue, cb=self._decide_batch
             ),
@@ -179,6 +192,9 @@ class DecisionService:
             self._heartbeat = None
         with contextlib.suppress(Exception):
             await self.nc.publish(f"{SERVING_PREFIX}.{self.experiment}", b"0")
+        if self._decide_sub is not None:
+            await unsubscribe_raw(self.nc, self._decide_sub)
+            self._decide_sub = None
         for sub in self._subs:
             await sub.unsubscribe()
         self._subs = []
@@ -187,16 +203,25 @@ class DecisionService:
             self._filler = None
         await self._appender.stop()
 
-    async def _decide(self, msg: Msg) -> None:
+    def _decide(self, _subject: bytes, reply: bytes, data: bytes, headers: bytes) -> None:
         """Queue the request; the requests that arrive together are decided together.
 
-        nats-py hands a subscription's messages to this callback one at a time, without
-        yielding to the event loop while more are queued, so everything that arrived in one
-        read is queued here before :meth:`_decide_waiting` (scheduled by the first of them)
-        runs: under load a decision shares the policy pass, the log wait and the task switch
-        with its neighbours; alone, it costs one task switch more.
+        Called from the connection's parser for each request of a read, so every request of
+        that read is queued here before :meth:`_decide_waiting` (scheduled by the first of
+        them) runs: under load a decision shares the policy pass, the log wait and the task
+        switch with its neighbours; alone, it costs one task switch more. Beyond
+        ``MAX_WAITING`` queued requests the actor is overloaded and drops the request (as
+        nats-py drops a slow consumer's messages): its client times out and may retry.
         """
-        self._waiting.append((msg, time.perf_counter()))
+        if len(self._waiting) >= MAX_WAITING:
+            self._dropped += 1
+            if self._dropped % 1000 == 1:
+                log.error(
+                    "decide requests dropped: the actor is overloaded",
+                    extra={"experiment": self.experiment, "dropped": self._dropped},
+                )
+            return
+        self._waiting.append((RawMsg(self.nc, reply, data, headers), time.perf_counter()))
         if len(self._waiting) == 1:
             self._spawn(self._decide_waiting())
 
@@ -211,8 +236,8 @@ class DecisionService:
         ):
             await self._decide_now(waiting)
 
-    async def _decide_now(self, waiting: list[tuple[Msg, float]]) -> None:
-        accepted: list[tuple[Msg, bool, float]] = []
+    async def _decide_now(self, waiting: list[tuple[Request, float]]) -> None:
+        accepted: list[tuple[Request, bool, float]] = []
         requests: list[DecideRequest] = []
         with tracer.start_as_current_span("feature_fetch"):
             for msg, arrived in waiting:
@@ -227,7 +252,7 @@ class DecisionService:
         if not requests:
             return
         results = self._decide_all(requests)
-        logged: list[tuple[Msg, bool, float, DecideRequest, Decision]] = []
+        logged: list[tuple[Request, bool, float, DecideRequest, Decision]] = []
         events: list[DecisionMade] = []
         for (msg, packed, arrived), request, result in zip(
             accepted, requests, results, strict=True
@@ -382,7 +407,7 @@ class DecisionService:
         return OutcomeAccepted(ok=True, seq=int(ack.seq), duplicate=duplicate)
 
 
-def _links(msgs: Iterable[Msg]) -> list[Link]:
+def _links(msgs: Iterable[Request]) -> list[Link]:
     """Links to the traces of the requests that carry one (W3C ``traceparent`` header)."""
     links = []
     for msg in msgs:
@@ -397,6 +422,6 @@ def _refusal(refused: DecisionRefused) -> RequestError:
     return RequestError(refused.code, refused.message, refused.field)
 
 
-async def _respond(msg: Msg, reply: Any, packed: bool) -> None:
+async def _respond(msg: Request, reply: Any, packed: bool) -> None:
     if msg.reply:
         await msg.respond(encode_reply(reply, msgpack=packed))

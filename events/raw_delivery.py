@@ -60,13 +60,16 @@ def _handlers(nc: Client) -> dict[int, RawHandler]:
     return table
 
 
-async def subscribe_raw(nc: Client, subject: str, handler: RawHandler) -> Subscription:
-    """Subscribe ``handler`` to ``subject``; unsubscribe with :func:`unsubscribe_raw`."""
+async def subscribe_raw(
+    nc: Client, subject: str, handler: RawHandler, *, queue: str = ""
+) -> Subscription:
+    """Subscribe ``handler`` to ``subject`` (in queue group ``queue``, if given); unsubscribe
+    with :func:`unsubscribe_raw`."""
 
     async def unused(_msg: Any) -> None:  # nats-py wants a callback; raw messages skip it
         return None
 
-    sub = await nc.subscribe(subject, cb=unused)
+    sub = await nc.subscribe(subject, queue=queue, cb=unused)
     _handlers(nc)[sub._id] = handler
     return sub
 
@@ -82,3 +85,41 @@ def status_of(headers: bytes) -> str | None:
         return None
     code = headers[9:12]
     return code.decode("ascii") if code.isdigit() else None
+
+
+def parse_headers(raw: bytes) -> dict[str, str] | None:
+    """The header block as a dict (what nats-py gives ``Msg.headers``): the status line is
+    dropped, ``Name: value`` lines kept; None for an empty block."""
+    if not raw:
+        return None
+    headers: dict[str, str] = {}
+    for line in raw.split(b"\r\n")[1:]:
+        name, sep, value = line.partition(b":")
+        if sep and name.strip():
+            headers[name.strip().decode("ascii", "replace")] = value.strip().decode(
+                "utf-8", "replace"
+            )
+    return headers
+
+
+class RawMsg:
+    """A request taken raw, with what a responder needs of nats-py's ``Msg``: its body, its
+    headers (parsed only when asked for) and :meth:`respond`."""
+
+    __slots__ = ("_headers", "_raw_headers", "data", "nc", "reply")
+
+    def __init__(self, nc: Client, reply: bytes, data: bytes, headers: bytes) -> None:
+        self.nc = nc
+        self.reply = reply.decode()
+        self.data = data
+        self._raw_headers = headers
+        self._headers: dict[str, str] | None = None
+
+    @property
+    def headers(self) -> dict[str, str] | None:
+        if self._headers is None and self._raw_headers:
+            self._headers = parse_headers(self._raw_headers)
+        return self._headers
+
+    async def respond(self, data: bytes) -> None:
+        await self.nc.publish(self.reply, data)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from events.pipelined_append import _refusal
-from events.raw_delivery import status_of
+from events.raw_delivery import parse_headers, status_of
 
 
 def test_status_of_reads_the_status_line_only() -> None:
@@ -25,3 +25,14 @@ def test_an_acknowledgement_is_no_refusal_and_an_error_says_what_the_server_said
     assert _refusal(b"", b"NATS/1.0 503\r\n\r\n") == "no stream answered (503 no responders)"
     assert _refusal(b'{"error": nonsense', b"") is not None
     assert "unreadable" in str(_refusal(b'{"error": nonsense', b""))
+
+
+def test_raw_headers_parse_like_nats_py_headers() -> None:
+    """A header block becomes the dict nats-py would give (status line dropped); none is None."""
+    raw = b"NATS/1.0\r\nContent-Type: application/msgpack\r\ntraceparent: 00-ab-cd-01\r\n\r\n"
+    assert parse_headers(raw) == {
+        "Content-Type": "application/msgpack",
+        "traceparent": "00-ab-cd-01",
+    }
+    assert parse_headers(b"NATS/1.0 503\r\n\r\n") == {}
+    assert parse_headers(b"") is None
