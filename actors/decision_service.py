@@ -44,6 +44,8 @@ from actors.feature_cache import FeatureCache
 from actors.window_feature_filler import WindowFeatureFiller
 from events.codec import encode
 from events.log import LOG_STREAM, MSG_ID
+from events.pipelined_append import PendingAppend, PipelinedAppender
+from events.raw_delivery import RawMsg, subscribe_raw, unsubscribe_raw
 from events.schema import DecisionMade, OutcomeObserved, subject_of
 from gateway.metrics import INFERENCE_LATENCY
 from gateway.wire import RequestError, decode_request, encode_reply, is_msgpack
@@ -65,6 +67,12 @@ LOG_WAIT_S: Final = 1.0
 """How long a decision waits for the log's acknowledgement before the reply says
 "unavailable": longer than any decide budget is useless to the caller."""
 ISSUED_CAPACITY: Final = 100_000
+MAX_WAITING: Final = 65_536
+"""Decide requests queued for the next policy pass beyond which new ones are dropped (nats-py's
+default pending-message limit per subscription)."""
+
+Request = Msg | RawMsg
+"""A request to answer: nats-py's message or a raw one (both have data, headers, respond)."""
 
 
 class OutcomeReport(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -122,15 +130,21 @@ class DecisionService:
         self.js = nc.jetstream()
         self.experiment = host.entity_id
         self._subs: list[Subscription] = []
+        self._decide_sub: Subscription | None = None
+        """Decide requests come raw (:mod:`events.raw_delivery`): no ``Msg``, queue or task hop
+        each on the hottest path."""
         self._issued: collections.OrderedDict[str, None] = collections.OrderedDict()
         """Decisions answered but perhaps not folded yet, so their outcome is not "unknown"."""
         self._replies: set[asyncio.Task[None]] = set()
-        self._waiting: list[tuple[Msg, float]] = []
+        self._waiting: list[tuple[Request, float]] = []
         self._latency = INFERENCE_LATENCY.labels(self.experiment)
         self._filler: WindowFeatureFiller | None = None
         """Fills configured context fields from feature windows (None: none configured)."""
         """Decide requests received and not yet decided (see :meth:`_decide`)."""
         self._heartbeat: asyncio.Task[None] | None = None
+        self._dropped = 0
+        self._appender = PipelinedAppender(nc, LOG_STREAM)
+        """Logs the decisions: one publish each, one wait per batch."""
 
     @property
     def ledger(self) -> ExperimentLedger:
@@ -140,9 +154,12 @@ class DecisionService:
 
     async def start(self) -> None:
         await self._start_filler()  # before the first request: features are there from then on
+        await self._appender.start()
         queue = f"llmopt-decide-{self.experiment}"
+        self._decide_sub = await subscribe_raw(
+            self.nc, f"{DECIDE_PREFIX}.{self.experiment}", self._decide, queue=queue
+        )
         self._subs = [
-            await self.nc.subscribe(f"{DECIDE_PREFIX}.{self.experiment}", queue, cb=self._decide),
             await self.nc.subscribe(
                 f"{DECIDE_BATCH_PREFIX}.{self.experiment}", queue, cb=self._decide_batch
             ),
@@ -175,23 +192,36 @@ class DecisionService:
             self._heartbeat = None
         with contextlib.suppress(Exception):
             await self.nc.publish(f"{SERVING_PREFIX}.{self.experiment}", b"0")
+        if self._decide_sub is not None:
+            await unsubscribe_raw(self.nc, self._decide_sub)
+            self._decide_sub = None
         for sub in self._subs:
             await sub.unsubscribe()
         self._subs = []
         if self._filler is not None:
             await self._filler.cache.stop()
             self._filler = None
+        await self._appender.stop()
 
-    async def _decide(self, msg: Msg) -> None:
+    def _decide(self, _subject: bytes, reply: bytes, data: bytes, headers: bytes) -> None:
         """Queue the request; the requests that arrive together are decided together.
 
-        nats-py hands a subscription's messages to this callback one at a time, without
-        yielding to the event loop while more are queued, so everything that arrived in one
-        read is queued here before :meth:`_decide_waiting` (scheduled by the first of them)
-        runs: under load a decision shares the policy pass, the log wait and the task switch
-        with its neighbours; alone, it costs one task switch more.
+        Called from the connection's parser for each request of a read, so every request of
+        that read is queued here before :meth:`_decide_waiting` (scheduled by the first of
+        them) runs: under load a decision shares the policy pass, the log wait and the task
+        switch with its neighbours; alone, it costs one task switch more. Beyond
+        ``MAX_WAITING`` queued requests the actor is overloaded and drops the request (as
+        nats-py drops a slow consumer's messages): its client times out and may retry.
         """
-        self._waiting.append((msg, time.perf_counter()))
+        if len(self._waiting) >= MAX_WAITING:
+            self._dropped += 1
+            if self._dropped % 1000 == 1:
+                log.error(
+                    "decide requests dropped: the actor is overloaded",
+                    extra={"experiment": self.experiment, "dropped": self._dropped},
+                )
+            return
+        self._waiting.append((RawMsg(self.nc, reply, data, headers), time.perf_counter()))
         if len(self._waiting) == 1:
             self._spawn(self._decide_waiting())
 
@@ -206,8 +236,8 @@ class DecisionService:
         ):
             await self._decide_now(waiting)
 
-    async def _decide_now(self, waiting: list[tuple[Msg, float]]) -> None:
-        accepted: list[tuple[Msg, bool, float]] = []
+    async def _decide_now(self, waiting: list[tuple[Request, float]]) -> None:
+        accepted: list[tuple[Request, bool, float]] = []
         requests: list[DecideRequest] = []
         with tracer.start_as_current_span("feature_fetch"):
             for msg, arrived in waiting:
@@ -222,7 +252,8 @@ class DecisionService:
         if not requests:
             return
         results = self._decide_all(requests)
-        logged: list[tuple[Msg, bool, float, DecideRequest, Decision, asyncio.Future[Any]]] = []
+        logged: list[tuple[Request, bool, float, DecideRequest, Decision]] = []
+        events: list[DecisionMade] = []
         for (msg, packed, arrived), request, result in zip(
             accepted, requests, results, strict=True
         ):
@@ -230,13 +261,16 @@ class DecisionService:
                 await _respond(msg, _refusal(result).reply(), packed)
                 continue
             decision, event = result
-            logged.append((msg, packed, arrived, request, decision, await self._log(event)))
+            logged.append((msg, packed, arrived, request, decision))
+            events.append(event)
         if not logged:
             return
-        await asyncio.wait([ack for *_, ack in logged], timeout=LOG_WAIT_S)
+        appended = await self._log(events)
         with tracer.start_as_current_span("result_serialize"):
-            for msg, packed, arrived, request, decision, ack in logged:
-                answer = self._answer_if_logged([ack], decision, [decision.decision_id])
+            for index, (msg, packed, arrived, request, decision) in enumerate(logged):
+                answer = self._answer_if_logged(
+                    appended.errors[index], decision, [decision.decision_id]
+                )
                 await _respond(msg, answer, packed)
                 elapsed = time.perf_counter() - arrived
                 self._latency.observe(elapsed)
@@ -253,13 +287,20 @@ class DecisionService:
                         },
                     )
 
-    async def _log(self, event: Any) -> asyncio.Future[Any]:
-        future: asyncio.Future[Any] = await self.js.publish_async(
-            subject_of(event), encode(event), stream=LOG_STREAM, headers={MSG_ID: event.event_id}
-        )
-        return future
+    async def _log(self, events: list[DecisionMade]) -> PendingAppend:
+        """Append the decisions and wait (at most ``LOG_WAIT_S``) until the log acknowledged
+        or refused each; one publish per decision, one wait for all of them."""
+        appended = await self._appender.append(events)
+        await asyncio.wait([appended.done], timeout=LOG_WAIT_S)
+        self._appender.settle(appended)
+        return appended
 
     async def _decide_batch(self, msg: Msg) -> None:
+        """One task per batch, so the subscription takes the next batch while this one waits
+        for the log (nats-py awaits a subscription's callbacks one at a time)."""
+        self._spawn(self._decide_batch_traced(msg))
+
+    async def _decide_batch_traced(self, msg: Msg) -> None:
         with tracer.start_as_current_span(
             "ml_inference",
             context=propagate.extract(msg.headers) if msg.headers else None,
@@ -286,14 +327,15 @@ class DecisionService:
                     field = f"requests[{i}].{result.field}" if result.field else f"requests[{i}]"
                     raise RequestError(result.code, result.message, field)
                 decided.append(result)
-            # Only a batch decided whole is logged: a refused request logs none of it.
-            acks = [await self._log(event) for _, event in decided]
-            decisions = [decision for decision, _ in decided]
         except RequestError as exc:
             await _respond(msg, exc.reply(), packed)
             return
+        # Only a batch decided whole is logged: a refused request logs none of it.
+        appended = await self._log([event for _, event in decided])
+        decisions = [decision for decision, _ in decided]
         ids = [decision.decision_id for decision in decisions]
-        self._spawn(self._reply_after(acks, msg, BatchReply(decisions), packed, ids))
+        answer = self._answer_if_logged(appended.first_error(), BatchReply(decisions), ids)
+        await _respond(msg, answer, packed)
 
     def _filled(self, requests: list[DecideRequest]) -> list[DecideRequest]:
         filler = self._filler
@@ -312,28 +354,11 @@ class DecisionService:
         self._replies.add(task)
         task.add_done_callback(self._replies.discard)
 
-    async def _reply_after(
-        self,
-        acks: list[asyncio.Future[Any]],
-        msg: Msg,
-        reply: Any,
-        packed: bool,
-        decision_ids: list[str],
-    ) -> None:
-        await asyncio.wait(acks, timeout=LOG_WAIT_S)
-        await _respond(msg, self._answer_if_logged(acks, reply, decision_ids), packed)
-
-    def _answer_if_logged(
-        self, acks: list[asyncio.Future[Any]], reply: Any, decision_ids: list[str]
-    ) -> Any:
+    def _answer_if_logged(self, error: str | None, reply: Any, decision_ids: list[str]) -> Any:
         """The reply once the log holds the decisions (only then can their outcomes be
         reported), else "unavailable": a retry with the same request id is the same decision."""
-        failed = next((a for a in acks if not a.done() or a.exception() is not None), None)
-        if failed is not None:
-            error = failed.exception() if failed.done() else TimeoutError("no log ack in time")
-            log.error(
-                "decision not logged", extra={"experiment": self.experiment, "error": repr(error)}
-            )
+        if error is not None:
+            log.error("decision not logged", extra={"experiment": self.experiment, "error": error})
             return RequestError(
                 "unavailable", "the decision could not be logged; retry with the same request_id"
             ).reply()
@@ -382,7 +407,7 @@ class DecisionService:
         return OutcomeAccepted(ok=True, seq=int(ack.seq), duplicate=duplicate)
 
 
-def _links(msgs: Iterable[Msg]) -> list[Link]:
+def _links(msgs: Iterable[Request]) -> list[Link]:
     """Links to the traces of the requests that carry one (W3C ``traceparent`` header)."""
     links = []
     for msg in msgs:
@@ -397,6 +422,6 @@ def _refusal(refused: DecisionRefused) -> RequestError:
     return RequestError(refused.code, refused.message, refused.field)
 
 
-async def _respond(msg: Msg, reply: Any, packed: bool) -> None:
+async def _respond(msg: Request, reply: Any, packed: bool) -> None:
     if msg.reply:
         await msg.respond(encode_reply(reply, msgpack=packed))

@@ -23,8 +23,9 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from nats.aio.client import Client
-from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+
+from events.raw_delivery import status_of, subscribe_raw, unsubscribe_raw
 
 Handler = Callable[[int, str, bytes], None]
 """Called with (stream sequence, subject, payload) for every delivered message, in order."""
@@ -81,14 +82,12 @@ class PullConsumer:
         """The handler's first exception; later deliveries are dropped and ``pull`` raises it."""
 
     async def start(self) -> None:
-        self._sub = await self.nc.subscribe(
-            f"{self._inbox}.*", cb=self._on_msg, pending_msgs_limit=1_000_000
-        )
+        self._sub = await subscribe_raw(self.nc, f"{self._inbox}.*", self._on_msg)
 
     async def close(self) -> None:
         if self._sub is not None:
             sub, self._sub = self._sub, None
-            await sub.unsubscribe()
+            await unsubscribe_raw(self.nc, sub)
 
     async def pull(self, batch: int, *, wait_s: float | None = None) -> int:
         """Ask for up to ``batch`` messages and return how many this request delivered.
@@ -125,10 +124,11 @@ class PullConsumer:
             self._requests.pop(reply, None)
             self._current = None
 
-    async def _on_msg(self, msg: Msg) -> None:
-        if not msg.reply:
-            status = (msg.headers or {}).get("Status")
-            request = self._requests.get(msg.subject)
+    def _on_msg(self, subject: bytes, reply: bytes, data: bytes, headers: bytes) -> None:
+        """Called from the connection's parser (see :mod:`events.raw_delivery`)."""
+        if not reply:
+            status = status_of(headers)
+            request = self._requests.get(subject.decode())
             if request is not None and status != STATUS_HEARTBEAT:
                 request.status = status
                 request.done.set()
@@ -137,7 +137,7 @@ class PullConsumer:
         if self.failure is not None:
             return
         try:
-            self.handler(stream_seq_from_reply(msg.reply), msg.subject, msg.data)
+            self.handler(stream_seq_from_reply(reply.decode()), subject.decode(), data)
         except Exception as exc:
             self.failure = exc
             if current is not None:

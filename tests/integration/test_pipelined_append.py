@@ -1,0 +1,79 @@
+"""Appending a batch pipelined: each event its own message in the log, one settlement for the
+batch, refusals per event, late acknowledgements ignored."""
+
+from __future__ import annotations
+
+import asyncio
+
+from events.log import LOG_STREAM, EventLog, Recorded
+from events.pipelined_append import NOT_ACKNOWLEDGED, PipelinedAppender
+from events.schema import DecisionMade
+from gateway.connection import connect
+from llmopt.settings import Settings
+
+
+def decision(entity_id: str, i: int) -> DecisionMade:
+    return DecisionMade(
+        event_id=f"{entity_id}:d{i}",
+        entity_id=entity_id,
+        at=float(i),
+        decision_id=f"{entity_id}:d{i}",
+        arm="ab"[i % 2],
+        propensity=0.5,
+    )
+
+
+async def read_all(event_log: EventLog, entity_id: str) -> list[Recorded]:
+    out: list[Recorded] = []
+    async for chunk in event_log.read_entity("experiment", entity_id):
+        out.extend(chunk)
+    return out
+
+
+async def test_a_batch_lands_as_one_message_per_event_and_settles_once(
+    settings: Settings, event_log: EventLog, entity_id: str
+) -> None:
+    """Every event of the batch is acknowledged, in the log once, in order; a resent batch
+    is acknowledged again (as duplicates) and adds nothing."""
+    nc = await connect(settings, name="append-test")
+    appender = PipelinedAppender(nc, LOG_STREAM)
+    await appender.start()
+    try:
+        events = [decision(entity_id, i) for i in range(250)]
+        pending = await appender.append(events)
+        await asyncio.wait_for(pending.done, 10.0)
+        assert pending.errors == [None] * 250
+        assert pending.first_error() is None
+        again = await appender.append(events[:10])
+        await asyncio.wait_for(again.done, 10.0)
+        assert again.errors == [None] * 10
+        logged = await read_all(event_log, entity_id)
+        assert [r.event.event_id for r in logged] == [e.event_id for e in events]
+    finally:
+        await appender.stop()
+        await nc.close()
+
+
+async def test_a_refused_event_is_an_error_of_its_own_and_settling_drops_late_acks(
+    settings: Settings, event_log: EventLog, entity_id: str
+) -> None:
+    """An append the stream refuses (wrong expected stream) is reported with the server's
+    reason; a batch settled before its acks arrive keeps them as not acknowledged."""
+    nc = await connect(settings, name="append-test")
+    wrong = PipelinedAppender(nc, "NOT_THE_LOG")
+    await wrong.start()
+    try:
+        pending = await wrong.append([decision(entity_id, 0), decision(entity_id, 1)])
+        await asyncio.wait_for(pending.done, 10.0)
+        assert all(error is not None and "stream" in error for error in pending.errors)
+        early = await wrong.append([decision(entity_id, 2)])
+        wrong.settle(early)
+        later = await wrong.append([decision(entity_id, 3)])  # answered after ``early``'s
+        await asyncio.wait_for(later.done, 10.0)
+        assert later.errors[0] is not None and later.errors[0] != NOT_ACKNOWLEDGED
+        assert early.errors == [NOT_ACKNOWLEDGED]
+        assert not early.done.done()
+        assert await read_all(event_log, entity_id) == []
+    finally:
+        await wrong.stop()
+        await nc.close()
