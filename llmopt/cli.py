@@ -78,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
             "epsilon-greedy",
         ],
         help="the experiment's policy (a preset of llmopt/demo/presets.py; default per dataset, "
-        "linucb for the simulated workload)",
+        "squarecb for the simulated workload)",
     )
     demo.add_argument("--cost-weight", type=float, help="the reward's cost weight")
     demo.add_argument(

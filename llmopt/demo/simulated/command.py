@@ -30,6 +30,7 @@ from llmopt.demo.driver import LiveRun, create_experiment, drive, wait_for_seq
 from llmopt.demo.simulated.evaluation import (
     DAYS,
     DEFAULT_COST_WEIGHT,
+    DEFAULT_POLICY,
     REQUESTS,
     SIM_PRESETS,
     reward_for,
@@ -44,7 +45,7 @@ from llmopt.settings import Settings
 class SimulatedOptions(msgspec.Struct, frozen=True, kw_only=True):
     seed: int = 0
     requests: int = REQUESTS
-    policy: str = "linucb"
+    policy: str = DEFAULT_POLICY
     cost_weight: float = DEFAULT_COST_WEIGHT
     round_size: int = 1
     experiment: str | None = None

@@ -36,9 +36,12 @@ LATENCY_WEIGHT = 0.1
 """The latency term's weight: a tenth of quality's; a slow answer is worth a little less."""
 COST_WEIGHTS = (0.0, 0.3, 0.6, 1.0, 1.5, 2.0, 3.0, 5.0)
 """The coarse grid of cost weights (quality weight 1, cost normalised by the dearest call)."""
-DEFAULT_COST_WEIGHT = 1.5
-"""The live run's cost weight: near where LinUCB's offline curve (mean of seeds 0-2) crosses
-95% of the flagship's quality, read off the sweep (so chosen in hindsight)."""
+DEFAULT_POLICY = "squarecb"
+"""The live run's policy: the best curve of the four at 95% of the flagship's quality (mean of
+seeds 0-2), and the quickest of the contextual ones to the drift alarm."""
+DEFAULT_COST_WEIGHT = 0.9
+"""The live run's cost weight: the largest (on a 0.1 grid) at which SquareCB's seed-0 run keeps
+95% of the flagship's quality, read off that run (so chosen in hindsight)."""
 REQUESTS = 4000
 DAYS = 2.0
 WINDOW = 500
