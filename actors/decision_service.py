@@ -47,7 +47,7 @@ from events.log import LOG_STREAM, MSG_ID
 from events.pipelined_append import PendingAppend, PipelinedAppender
 from events.raw_delivery import RawMsg, subscribe_raw, unsubscribe_raw
 from events.schema import DecisionMade, OutcomeObserved, subject_of
-from gateway.metrics import INFERENCE_LATENCY
+from gateway.metrics import DECIDE_REQUESTS_DROPPED, DECISIONS_UNLOGGED, INFERENCE_LATENCY
 from gateway.wire import RequestError, decode_request, encode_reply, is_msgpack
 
 if TYPE_CHECKING:
@@ -138,6 +138,8 @@ class DecisionService:
         self._replies: set[asyncio.Task[None]] = set()
         self._waiting: list[tuple[Request, float]] = []
         self._latency = INFERENCE_LATENCY.labels(self.experiment)
+        self._dropped_metric = DECIDE_REQUESTS_DROPPED.labels(self.experiment)
+        self._unlogged_metric = DECISIONS_UNLOGGED.labels(self.experiment)
         self._filler: WindowFeatureFiller | None = None
         """Fills configured context fields from feature windows (None: none configured)."""
         """Decide requests received and not yet decided (see :meth:`_decide`)."""
@@ -215,6 +217,7 @@ class DecisionService:
         """
         if len(self._waiting) >= MAX_WAITING:
             self._dropped += 1
+            self._dropped_metric.inc()
             if self._dropped % 1000 == 1:
                 log.error(
                     "decide requests dropped: the actor is overloaded",
@@ -358,6 +361,7 @@ class DecisionService:
         """The reply once the log holds the decisions (only then can their outcomes be
         reported), else "unavailable": a retry with the same request id is the same decision."""
         if error is not None:
+            self._unlogged_metric.inc(len(decision_ids))
             log.error("decision not logged", extra={"experiment": self.experiment, "error": error})
             return RequestError(
                 "unavailable", "the decision could not be logged; retry with the same request_id"

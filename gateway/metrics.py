@@ -32,6 +32,19 @@ INFERENCE_LATENCY = Histogram(
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
     registry=ACTOR_REGISTRY,
 )
+DECIDE_REQUESTS_DROPPED = Counter(
+    "llmopt_decide_requests_dropped",
+    "Decide requests an overloaded actor dropped unanswered (its queue was full); clients time "
+    "out and fall back or retry",
+    ["experiment"],
+    registry=ACTOR_REGISTRY,
+)
+DECISIONS_UNLOGGED = Counter(
+    "llmopt_decisions_unlogged",
+    "Decisions answered 'unavailable' because the log refused or did not acknowledge them",
+    ["experiment"],
+    registry=ACTOR_REGISTRY,
+)
 INFERENCE_REQUESTS = Counter(
     "ml_inference_requests", "Decisions made (logged DecisionMade events)", ["experiment", "arm"]
 )

@@ -8,14 +8,17 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+import nats.errors
 import pytest
 
+from actors import decision_service
 from actors.decision_service import DecisionService
 from actors.experiment_ledger import ExperimentLedger
 from actors.host import EntityHost
 from events.log import EventLog, Recorded
 from events.pipelined_append import PipelinedAppender
 from events.schema import DecisionMade, ExperimentCreated
+from gateway.metrics import ACTOR_REGISTRY
 from llmopt.settings import Settings
 from tests.waiting import eventually
 
@@ -91,3 +94,28 @@ async def test_a_decision_the_log_refuses_is_answered_unavailable(
         assert reply["error"]["code"] == "unavailable"
         assert "request_id" in reply["error"]["message"]
     assert await decisions_in_log(event_log, entity_id) == []
+    assert unlogged(entity_id) == 4.0
+
+
+def unlogged(experiment: str) -> float | None:
+    return ACTOR_REGISTRY.get_sample_value(
+        "llmopt_decisions_unlogged_total", {"experiment": experiment}
+    )
+
+
+async def test_an_overloaded_actor_drops_requests_and_counts_them(
+    host: EntityHost, nc: Any, entity_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Beyond its queue's capacity the actor answers nothing (the client's timeout and fallback
+    take over), counts the drop, and serves again once below it."""
+    monkeypatch.setattr(decision_service, "MAX_WAITING", 0)
+    with pytest.raises(nats.errors.TimeoutError):
+        await nc.request(f"llmopt.decide.{entity_id}", b'{"context": {}}', timeout=0.5)
+    assert (
+        ACTOR_REGISTRY.get_sample_value(
+            "llmopt_decide_requests_dropped_total", {"experiment": entity_id}
+        )
+        == 1.0
+    )
+    monkeypatch.setattr(decision_service, "MAX_WAITING", 65_536)
+    assert "decision_id" in await ask(nc, f"llmopt.decide.{entity_id}", {"context": {}})
