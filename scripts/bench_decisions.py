@@ -1317,6 +1317,10 @@ async def bench(args: argparse.Namespace, resources: Resources, report: Report) 
     state_dir = Path(resources.tmp.name) / "state"
     state_dir.mkdir()
     settings = Settings(state_dir=state_dir, nats_url=resources.server.url, ray_namespace=NAMESPACE)
+    if args.checkpoint_every_events:
+        settings = msgspec.structs.replace(
+            settings, checkpoint_every_events=args.checkpoint_every_events
+        )
     progress("starting Ray (num_cpus=2)")
     t0 = time.perf_counter()
     ray.init(
@@ -1374,6 +1378,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--sync-interval", default="1s", help="nats-server jetstream sync_interval")
     parser.add_argument(
+        "--checkpoint-every-events",
+        type=int,
+        default=0,
+        help="the decision actor's checkpoint interval in events (0: serve's default); phases "
+        "1-3 only, to see what checkpoints cost the latency tail",
+    )
+    parser.add_argument(
         "--worker-niceness",
         type=int,
         default=None,
@@ -1407,7 +1418,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"setup: embedded nats-server (file storage, sync_interval {args.sync_interval}), local "
         f"Ray (num_cpus=2, worker niceness {niceness}), Services as `llmopt serve` runs them "
-        f"(checkpoint every {defaults.checkpoint_every_events:,} events / "
+        f"(checkpoint every {args.checkpoint_every_events or defaults.checkpoint_every_events:,}"
+        " events / "
         f"{defaults.checkpoint_every_seconds:g} s); linucb, {schema.dim} features ({kinds}), "
         f"{len(ARMS)} arms, pending_capacity {capacity}; JSON over request-reply from a "
         f"separate load-generator process; {args.duration:g} s per load after {args.warmup:g} s "
