@@ -137,12 +137,12 @@ class DecisionService:
         """Decisions answered but perhaps not folded yet, so their outcome is not "unknown"."""
         self._replies: set[asyncio.Task[None]] = set()
         self._waiting: list[tuple[Request, float]] = []
+        """Decide requests received and not yet decided (see :meth:`_decide`)."""
         self._latency = INFERENCE_LATENCY.labels(self.experiment)
         self._dropped_metric = DECIDE_REQUESTS_DROPPED.labels(self.experiment)
         self._unlogged_metric = DECISIONS_UNLOGGED.labels(self.experiment)
         self._filler: WindowFeatureFiller | None = None
         """Fills configured context fields from feature windows (None: none configured)."""
-        """Decide requests received and not yet decided (see :meth:`_decide`)."""
         self._heartbeat: asyncio.Task[None] | None = None
         self._dropped = 0
         self._appender = PipelinedAppender(nc, LOG_STREAM)

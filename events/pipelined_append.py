@@ -9,7 +9,8 @@ decisions of one policy pass, or one ``decide_batch``) are published with reply 
 ``<inbox>.<batch>.<index>`` on one raw subscription (:mod:`events.raw_delivery`); each
 acknowledgement only marks its index, and the batch's one future resolves when every event is
 acknowledged or refused. Each event is still its own message with its own ``Nats-Msg-Id``, so
-the log, its deduplication and every reader are unchanged.
+the log, its deduplication and every reader are unchanged. (:meth:`events.log.EventLog.append_many`
+keeps ``publish_async``: its callers need each event's sequence, which this path never parses.)
 
 Why not JetStream's atomic batch publish (ADR-50, ``allow_atomic``): on this machine's
 nats-server 2.15.1 with file storage a committed batch took p50 4.9 ms for 1 event and 26 ms for
@@ -130,7 +131,7 @@ class PipelinedAppender:
 def _refusal(data: bytes, headers: bytes) -> str | None:
     """None for a publish acknowledgement, else what the server said instead."""
     if not data:
-        status = status_of(headers) if headers else None
+        status = status_of(headers)
         return "no stream answered (503 no responders)" if status == "503" else f"status {status}"
     if b'"error"' not in data:
         return None

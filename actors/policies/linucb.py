@@ -153,13 +153,13 @@ class DisjointRidge(PerArm):
         if self.refresh_every and self.updates[k] % self.refresh_every == 0:
             self.refresh(k)
         else:
-            self._solve(k)
+            self._invalidate(k)
 
     def refresh(self, k: int) -> None:
         """Recompute row ``k``'s inverse from ``A`` itself, discarding accumulated drift."""
         inverse = np.linalg.inv(self.gram[k])
         self.gram_inverse[k] = (inverse + inverse.T) / 2.0
-        self._solve(k)
+        self._invalidate(k)
 
     @property
     def theta(self) -> FloatArray:
@@ -175,7 +175,8 @@ class DisjointRidge(PerArm):
         self._theta = value
         self._stale.clear()
 
-    def _solve(self, k: int) -> None:
+    def _invalidate(self, k: int) -> None:
+        """Row ``k``'s ``A^{-1}`` or ``b`` changed: solve its ``theta`` when next read."""
         self._stale.add(k)
 
     def moments(self, rows: slice | IndexArray, X: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -221,7 +222,7 @@ class DisjointRidge(PerArm):
         self.gram, self.gram_inverse, self.b, self.updates = gram, inverse, b, updates
         self.theta = np.zeros((k, d))
         for row in range(k):
-            self._solve(row)
+            self._invalidate(row)
 
 
 class LinearPolicy(Policy):
