@@ -2,10 +2,11 @@
 outcomes for its own decisions.
 
 Decisions never cross a Ray call: the actor subscribes to ``llmopt.decide.<experiment>`` itself
-(queue group, so read-only replicas could join) and answers from its in-memory state. Each
-decision is appended to the log (``publish_async``, msg-id = decision id) and the reply is sent
-once the log has acknowledged it, so every decision a client acts on is in the audit trail;
-the subscription keeps taking requests meanwhile. Deciding never changes the state: only the
+(queue group, so read-only replicas could join) and answers from its in-memory state. The
+decisions of one policy pass (or one ``decide_batch``) are appended to the log as one message
+(``DecisionMade`` alone, ``DecisionsMade`` together; :mod:`events.decision_batch`) and the
+replies are sent once the log has acknowledged it, so every decision a client acts on is in the
+audit trail; the subscription keeps taking requests meanwhile. Deciding never changes the state: only the
 consumer loop's fold of outcomes does.
 
 Outcomes come through the gateway (``llmopt.outcome``), which forwards each to the owning
@@ -43,8 +44,9 @@ from actors.experiment_ledger import ExperimentLedger
 from actors.feature_cache import FeatureCache
 from actors.window_feature_filler import WindowFeatureFiller
 from events.codec import encode
+from events.decision_batch import pack
 from events.log import LOG_STREAM, MSG_ID
-from events.pipelined_append import PendingAppend, PipelinedAppender
+from events.pipelined_append import PipelinedAppender
 from events.raw_delivery import RawMsg, subscribe_raw, unsubscribe_raw
 from events.schema import DecisionMade, OutcomeObserved, subject_of
 from gateway.metrics import DECIDE_REQUESTS_DROPPED, DECISIONS_UNLOGGED, INFERENCE_LATENCY
@@ -66,6 +68,8 @@ HEARTBEAT_S: Final = 0.2
 LOG_WAIT_S: Final = 1.0
 """How long a decision waits for the log's acknowledgement before the reply says
 "unavailable": longer than any decide budget is useless to the caller."""
+HEADER_ROOM: Final = 4096
+"""Bytes of a message's ``max_payload`` left for its headers."""
 ISSUED_CAPACITY: Final = 100_000
 MAX_WAITING: Final = 65_536
 """Decide requests queued for the next policy pass beyond which new ones are dropped (nats-py's
@@ -268,12 +272,10 @@ class DecisionService:
             events.append(event)
         if not logged:
             return
-        appended = await self._log(events)
+        errors = await self._log(events)
         with tracer.start_as_current_span("result_serialize"):
             for index, (msg, packed, arrived, request, decision) in enumerate(logged):
-                answer = self._answer_if_logged(
-                    appended.errors[index], decision, [decision.decision_id]
-                )
+                answer = self._answer_if_logged(errors[index], decision, [decision.decision_id])
                 await _respond(msg, answer, packed)
                 elapsed = time.perf_counter() - arrived
                 self._latency.observe(elapsed)
@@ -290,13 +292,22 @@ class DecisionService:
                         },
                     )
 
-    async def _log(self, events: list[DecisionMade]) -> PendingAppend:
+    async def _log(self, events: list[DecisionMade]) -> list[str | None]:
         """Append the decisions and wait (at most ``LOG_WAIT_S``) until the log acknowledged
-        or refused each; one publish per decision, one wait for all of them."""
-        appended = await self._appender.append(events)
+        or refused them; returns, per decision, None once it is logged, else why not.
+
+        The decisions made together go in one message (:mod:`events.decision_batch`): one
+        publish, one store and one acknowledgement for a whole ``decide_batch``.
+        """
+        packed = pack(events, at=time.time(), max_bytes=self.nc.max_payload - HEADER_ROOM)
+        appended = await self._appender.append_encoded([(p.event, p.data) for p in packed])
         await asyncio.wait([appended.done], timeout=LOG_WAIT_S)
         self._appender.settle(appended)
-        return appended
+        errors: list[str | None] = [None] * len(events)
+        for message, error in zip(packed, appended.errors, strict=True):
+            if error is not None:
+                errors[message.first : message.stop] = [error] * (message.stop - message.first)
+        return errors
 
     async def _decide_batch(self, msg: Msg) -> None:
         """One task per batch, so the subscription takes the next batch while this one waits
@@ -334,10 +345,11 @@ class DecisionService:
             await _respond(msg, exc.reply(), packed)
             return
         # Only a batch decided whole is logged: a refused request logs none of it.
-        appended = await self._log([event for _, event in decided])
+        errors = await self._log([event for _, event in decided])
         decisions = [decision for decision, _ in decided]
         ids = [decision.decision_id for decision in decisions]
-        answer = self._answer_if_logged(appended.first_error(), BatchReply(decisions), ids)
+        error = next((error for error in errors if error is not None), None)
+        answer = self._answer_if_logged(error, BatchReply(decisions), ids)
         await _respond(msg, answer, packed)
 
     def _filled(self, requests: list[DecideRequest]) -> list[DecideRequest]:

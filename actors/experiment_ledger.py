@@ -39,6 +39,7 @@ from events.schema import (
     ArmRetired,
     CheckpointTaken,
     DecisionMade,
+    DecisionsMade,
     DriftDetected,
     Event,
     ExperimentArchived,
@@ -195,6 +196,10 @@ class ExperimentLedger(Aggregate, kw_only=True, dict=True):
     def apply(self, event: Event) -> None:
         if isinstance(event, CheckpointTaken):
             return  # the host's bookkeeping, not a change of this state
+        if isinstance(event, DecisionsMade):
+            for decision in event.decisions:
+                self.apply(decision)  # as if logged one by one, so both logs fold alike
+            return
         if self.drift_outbox:
             self.drift_outbox.pop(event.event_id, None)  # derived here, now in the log
         self.events_applied += 1

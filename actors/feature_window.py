@@ -28,6 +28,7 @@ from actors.windows.window_config import FeatureWindowConfig
 from events.schema import (
     CheckpointTaken,
     DecisionMade,
+    DecisionsMade,
     Event,
     FeatureWindowArchived,
     FeatureWindowDefined,
@@ -92,6 +93,10 @@ class FeatureWindowAggregate(Aggregate, kw_only=True, dict=True):
 
     def apply(self, event: Event) -> None:
         if isinstance(event, CheckpointTaken):
+            return
+        if isinstance(event, DecisionsMade):
+            for decision in event.decisions:
+                self.apply(decision)
             return
         settings = self.settings
         if isinstance(event, DecisionMade | OutcomeObserved):

@@ -83,6 +83,10 @@ class PipelinedAppender:
     async def append(self, events: Sequence[Event]) -> PendingAppend:
         """Publish ``events`` (each with its event id as ``Nats-Msg-Id``); await the returned
         batch's ``done`` (with a timeout) before trusting it, then :meth:`settle` it."""
+        return await self.append_encoded([(event, encode(event)) for event in events])
+
+    async def append_encoded(self, events: Sequence[tuple[Event, bytes]]) -> PendingAppend:
+        """:meth:`append` for events their caller has encoded already."""
         if self._sub is None:
             raise RuntimeError("the appender is not started")
         self._next += 1
@@ -91,10 +95,10 @@ class PipelinedAppender:
         self._pending[batch] = pending
         prefix = f"{self._prefix}.{batch}."
         try:
-            for index, event in enumerate(events):
+            for index, (event, data) in enumerate(events):
                 await self.nc.publish(
                     subject_of(event),
-                    encode(event),
+                    data,
                     reply=f"{prefix}{index}",
                     headers={MSG_ID: event.event_id, EXPECTED_STREAM: self.stream},
                 )

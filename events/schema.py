@@ -108,6 +108,24 @@ class DecisionMade(Event, frozen=True, kw_only=True):
     shadow_propensity: float | None = None
 
 
+class DecisionsMade(Event, frozen=True, kw_only=True):
+    """Decisions made together (one policy pass, or one ``decide_batch``), logged as one message.
+
+    Why one message: every JetStream message costs the server a store, a dedupe entry and an
+    acknowledgement, and the actor a publish and an ack to wait for; a ``decide_batch`` of 100
+    logged as 100 messages spent most of its time there. Each decision keeps its own id, and
+    every reader dedupes decisions by that id, as for a ``DecisionMade`` logged alone; the
+    batch's own ``event_id`` derives from its decisions' ids (:mod:`events.decision_batch`),
+    so a retried identical batch is dropped by the log. Read it through :func:`decisions_in`.
+    """
+
+    ENTITY_KIND: ClassVar[str] = "experiment"
+    CHANNEL: ClassVar[str] = "decision"
+    """The same subject as a single decision: every filter that sees one sees the other."""
+
+    decisions: tuple[DecisionMade, ...]
+
+
 class OutcomeObserved(Event, frozen=True, kw_only=True):
     """What happened after a decision; may arrive late, twice, or for an unknown decision."""
 
@@ -293,6 +311,7 @@ AnyEvent = (
     | ArmAdded
     | ArmRetired
     | DecisionMade
+    | DecisionsMade
     | OutcomeObserved
     | CheckpointTaken
     | DriftDetected
@@ -318,6 +337,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ArmAdded,
         ArmRetired,
         DecisionMade,
+        DecisionsMade,
         OutcomeObserved,
         CheckpointTaken,
         DriftDetected,
@@ -340,3 +360,12 @@ def subject_of(event: Event) -> str:
     """The log subject an event is appended to."""
     kind = event.kind if isinstance(event, CheckpointTaken) else event.ENTITY_KIND
     return entity_subject(kind, event.entity_id, event.CHANNEL)
+
+
+def decisions_in(event: Event) -> tuple[DecisionMade, ...]:
+    """The decisions an event of the log holds: itself, a batch's, or none."""
+    if isinstance(event, DecisionMade):
+        return (event,)
+    if isinstance(event, DecisionsMade):
+        return event.decisions
+    return ()

@@ -32,7 +32,13 @@ from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 from events.log import EventLog, Recorded
-from events.schema import CheckpointTaken, DecisionMade, OutcomeObserved
+from events.schema import (
+    CheckpointTaken,
+    DecisionMade,
+    DecisionsMade,
+    OutcomeObserved,
+    decisions_in,
+)
 from events.subjects import parse_subject
 from gateway.metrics import (
     CHECKPOINT_COUNT,
@@ -74,8 +80,9 @@ class LogMetrics:
             kind = parse_subject(record.subject)[0]
             event = record.event
             self.newest[kind] = max(self.newest.get(kind, event.at), event.at)
-            if isinstance(event, DecisionMade):
-                self._decision(event)
+            if isinstance(event, DecisionMade | DecisionsMade):
+                for decision in decisions_in(event):
+                    self._decision(decision)
             elif isinstance(event, OutcomeObserved):
                 self._outcome(event)
             elif isinstance(event, CheckpointTaken):

@@ -41,7 +41,7 @@ from actors.catalogue import ArmSpec, cost_of
 from actors.reward import RewardSpec, composite_reward
 from events.codec import decode, encode
 from events.log import Recorded
-from events.schema import DecisionMade, OutcomeObserved
+from events.schema import DecisionMade, OutcomeObserved, decisions_in
 from projections.projector import Batch, Projector
 
 T = TypeVar("T")
@@ -79,6 +79,7 @@ _BUMP_SQL: Final = (
 
 def register(projector: Projector) -> None:
     projector.on("DecisionMade", on_decision)
+    projector.on("DecisionsMade", on_decisions)
     projector.on("OutcomeObserved", on_outcome)
 
 
@@ -115,6 +116,12 @@ def on_decision(db: Database, record: Recorded, batch: Batch) -> None:
         outcome = decode(early[1].encode())
         assert isinstance(outcome, OutcomeObserved)
         _join(db, outcome, int(early[0]), batch)
+
+
+def on_decisions(db: Database, record: Recorded, batch: Batch) -> None:
+    """Decisions logged together: each as if logged alone, at the batch's position."""
+    for decision in decisions_in(record.event):
+        on_decision(db, Recorded(record.seq, record.subject, decision), batch)
 
 
 def on_outcome(db: Database, record: Recorded, batch: Batch) -> None:

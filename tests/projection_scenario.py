@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from events.decision_batch import pack
 from events.schema import (
     AnyEvent,
     CheckpointTaken,
@@ -133,6 +134,23 @@ def traffic(experiment: str, n: int, *, seed: int = 7, start: int = 0) -> list[A
                 )
             )
     return events
+
+
+def batched(events: list[AnyEvent], size: int) -> list[AnyEvent]:
+    """``events`` with each run of consecutive decisions logged in messages of up to ``size``,
+    as the decision service logs the decisions of one policy pass."""
+    out: list[AnyEvent] = []
+    run: list[DecisionMade] = []
+    for event in [*events, None]:
+        if isinstance(event, DecisionMade):
+            run.append(event)
+            continue
+        for message in pack(run, at=T0, max_bytes=1 << 20, max_decisions=size):
+            out.append(message.event)
+        run.clear()
+        if event is not None:
+            out.append(event)
+    return out
 
 
 def joined(events: list[AnyEvent]) -> list[tuple[DecisionMade, OutcomeObserved]]:

@@ -19,6 +19,7 @@ from typing import Any
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
+from events.decision_batch import batch_id
 from events.schema import (
     AnyEvent,
     ArmAdded,
@@ -28,6 +29,7 @@ from events.schema import (
     ChallengerPromoted,
     CheckpointTaken,
     DecisionMade,
+    DecisionsMade,
     DriftDetected,
     Event,
     ExperimentArchived,
@@ -192,6 +194,16 @@ def decision_events(
         arm=arm if arm is not None else draw(arm_names),
         propensity=draw(propensities),
         context=draw(contexts),
+    )
+
+
+@st.composite
+def decisions_made_events(draw: st.DrawFn, entity_id: str | None = None) -> DecisionsMade:
+    eid = entity_id if entity_id is not None else draw(tokens)
+    ids = draw(st.lists(tokens, min_size=1, max_size=4, unique=True))
+    decisions = tuple(draw(decision_events(entity_id=eid, decision_id=did)) for did in ids)
+    return DecisionsMade(
+        event_id=batch_id(decisions), entity_id=eid, at=draw(event_times), decisions=decisions
     )
 
 
@@ -362,6 +374,7 @@ EVENTS_BY_TYPE: dict[type[Event], st.SearchStrategy[Any]] = {
     ArmAdded: arm_added_events(),
     ArmRetired: arm_retired_events(),
     DecisionMade: decision_events(),
+    DecisionsMade: decisions_made_events(),
     OutcomeObserved: outcome_events(),
     CheckpointTaken: checkpoint_events(),
     DriftDetected: drift_detected_events(),
@@ -401,6 +414,22 @@ SAMPLE_EVENTS: dict[type[Event], AnyEvent] = {
         arm="a",
         propensity=0.5,
         context={"tier": "free"},
+    ),
+    DecisionsMade: DecisionsMade(
+        event_id="decisions:00",
+        entity_id="exp-1",
+        at=T0 + 1,
+        decisions=(
+            DecisionMade(
+                event_id="d-2",
+                entity_id="exp-1",
+                at=T0 + 1,
+                decision_id="d-2",
+                arm="b",
+                propensity=0.5,
+                context={"tier": "pro"},
+            ),
+        ),
     ),
     OutcomeObserved: OutcomeObserved(
         event_id="o-1", entity_id="exp-1", at=T0 + 2, decision_id="d-1", reward=1.0

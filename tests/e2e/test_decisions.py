@@ -12,7 +12,7 @@ import ray
 
 from actors.entity_actor import spawn_actor
 from events.log import EventLog
-from events.schema import DecisionMade
+from events.schema import decisions_in
 from llmopt.runtime import Services
 from llmopt.settings import Settings
 from tests.e2e.helpers import actor_of, caught_up, last_entity_seq, scratch_digest
@@ -75,10 +75,11 @@ class TestDecide:
         assert reply["fallback"] is False
         assert 0.0 < reply["propensity"] <= 1.0
         logged = [
-            r.event
+            decision
             async for chunk in event_log.read_entity("experiment", entity_id)
             for r in chunk
-            if isinstance(r.event, DecisionMade) and r.event.decision_id == reply["decision_id"]
+            for decision in decisions_in(r.event)
+            if decision.decision_id == reply["decision_id"]
         ]
         assert len(logged) == 1
         assert (logged[0].arm, logged[0].propensity) == (reply["arm"], reply["propensity"])
@@ -360,12 +361,13 @@ class TestBatchAtomicity:
         await serving_experiment(nc, settings, entity_id, ["a", "b"], config)
 
         async def decisions_logged() -> int:
-            events = [
-                r.event
-                async for chunk in event_log.read_entity("experiment", entity_id)
-                for r in chunk
-            ]
-            return sum(isinstance(event, DecisionMade) for event in events)
+            return sum(
+                [
+                    len(decisions_in(r.event))
+                    async for chunk in event_log.read_entity("experiment", entity_id)
+                    for r in chunk
+                ]
+            )
 
         before = await decisions_logged()
         reply = await ask(

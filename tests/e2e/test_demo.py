@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from events.log import EventLog
-from events.schema import DecisionMade, OutcomeObserved
+from events.schema import OutcomeObserved, decisions_in
 from gateway.client import OptimizerClient
 from llmopt.demo.command import demo_prompts
 from llmopt.demo.cost_model import ARMS, call
@@ -65,7 +65,7 @@ async def test_live_demo_totals_equal_an_offline_computation_over_its_events(
     assert len(live.latencies_ms) == len(ordered)
 
     records = [r async for chunk in event_log.read_entity("experiment", entity_id) for r in chunk]
-    decisions = {r.event.decision_id: r.event for r in records if isinstance(r.event, DecisionMade)}
+    decisions = {d.decision_id: d for r in records for d in decisions_in(r.event)}
     outcomes = [r.event for r in records if isinstance(r.event, OutcomeObserved)]
     assert len(decisions) == len(outcomes) == len(ordered)
     by_decision = dict(zip(live.decision_ids, ordered, strict=True))

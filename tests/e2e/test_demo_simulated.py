@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from events.log import EventLog
-from events.schema import DecisionMade, DriftDetected, OutcomeObserved
+from events.schema import DriftDetected, OutcomeObserved, decisions_in
 from gateway.client import OptimizerClient
 from llmopt.demo.driver import create_experiment, drive
 from llmopt.demo.simulated.degradation import Degradation
@@ -81,7 +81,7 @@ async def test_live_simulated_run_equals_the_offline_protocol_and_raises_the_dri
     assert live.fallbacks == 0
 
     records = [r async for chunk in event_log.read_entity("experiment", entity_id) for r in chunk]
-    decisions = {r.event.decision_id: r.event for r in records if isinstance(r.event, DecisionMade)}
+    decisions = {d.decision_id: d for r in records for d in decisions_in(r.event)}
     outcomes = [r.event for r in records if isinstance(r.event, OutcomeObserved)]
     drifts = [r.event for r in records if isinstance(r.event, DriftDetected)]
     assert len(decisions) == len(outcomes) == len(workload.requests)

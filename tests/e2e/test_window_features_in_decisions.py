@@ -11,7 +11,7 @@ import pytest
 from actors.feature_store import FeatureRecord, feature_bucket, feature_key
 from actors.windows.window_stats import WindowStats
 from events.log import EventLog
-from events.schema import DecisionMade
+from events.schema import decisions_in
 from gateway.client import OptimizerClient
 from llmopt.runtime import Services
 from llmopt.settings import Settings
@@ -64,10 +64,10 @@ async def test_a_window_value_fills_the_context_the_decision_logs(
     )
 
     logged = {
-        r.event.decision_id: r.event
+        decision.decision_id: decision
         async for chunk in event_log.read_entity("experiment", entity_id)
         for r in chunk
-        if isinstance(r.event, DecisionMade)
+        for decision in decisions_in(r.event)
     }
     assert logged[filled.decision_id].context == {"service": "checkout", "svc_p95_ms": 812.5}
     assert filled.missing_features == []

@@ -15,9 +15,9 @@ from actors import decision_service
 from actors.decision_service import DecisionService
 from actors.experiment_ledger import ExperimentLedger
 from actors.host import EntityHost
-from events.log import EventLog, Recorded
+from events.log import EventLog
 from events.pipelined_append import PipelinedAppender
-from events.schema import DecisionMade, ExperimentCreated
+from events.schema import DecisionMade, ExperimentCreated, decisions_in
 from gateway.metrics import ACTOR_REGISTRY
 from llmopt.settings import Settings
 from tests.waiting import eventually
@@ -29,12 +29,12 @@ async def ask(nc: Any, subject: str, body: Any) -> dict[str, Any]:
     return answer
 
 
-async def decisions_in_log(event_log: EventLog, entity_id: str) -> list[Recorded]:
+async def decisions_in_log(event_log: EventLog, entity_id: str) -> list[DecisionMade]:
     return [
-        r
+        decision
         async for chunk in event_log.read_entity("experiment", entity_id)
         for r in chunk
-        if isinstance(r.event, DecisionMade)
+        for decision in decisions_in(r.event)
     ]
 
 
@@ -73,7 +73,7 @@ async def test_logged_decisions_are_answered_and_in_the_log(
     single = await ask(nc, f"llmopt.decide.{entity_id}", {"context": {}})
     batch = await ask(nc, f"llmopt.decide_batch.{entity_id}", {"requests": [{"context": {}}] * 5})
     ids = [single["decision_id"], *(d["decision_id"] for d in batch["decisions"])]
-    logged = [r.event.event_id for r in await decisions_in_log(event_log, entity_id)]
+    logged = [d.event_id for d in await decisions_in_log(event_log, entity_id)]
     assert sorted(logged) == sorted(ids)
 
 

@@ -11,12 +11,13 @@ import pytest
 from sqlite_utils import Database
 
 from events.log import EventLog, Recorded
+from events.schema import DecisionsMade
 from events.subjects import entity_filter
 from projections.projector import Batch
 from projections.read_models import build_projector
 from projections.runner import ProjectionRunner
 from projections.tables import snapshot
-from tests.projection_scenario import created, traffic
+from tests.projection_scenario import batched, created, traffic
 from tests.waiting import eventually
 
 
@@ -140,6 +141,33 @@ class TestRebuild:
         again = await runner.catch_up()
         assert first.events > 0
         assert (again.events, again.position) == (0, first.position)
+
+
+class TestBatchedDecisions:
+    async def test_decisions_logged_together_project_as_if_logged_alone(
+        self, event_log: EventLog, entity_id: str, tmp_path: Path
+    ) -> None:
+        """The same traffic with its decisions in DecisionsMade batches gives the same rows."""
+        alone, together = f"{entity_id}-alone", f"{entity_id}-together"
+        await event_log.append_many([created(alone), *traffic(alone, 150, seed=5)])
+        batches = batched(traffic(together, 150, seed=5), size=7)
+        assert any(isinstance(e, DecisionsMade) for e in batches)
+        await event_log.append_many([created(together), *batches])
+
+        async def rows(experiment: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+            db = (await reference(event_log, tmp_path / f"{experiment}.db", experiment)).conn
+            decisions = db.execute(
+                "SELECT arm, propensity, at, hour, context FROM decisions ORDER BY at"
+            ).fetchall()
+            hourly = db.execute(
+                "SELECT * FROM arm_hourly WHERE experiment_id = ? ORDER BY arm, hour",
+                [experiment],
+            ).fetchall()
+            return decisions, [row[1:] for row in hourly]
+
+        alone_rows, together_rows = await rows(alone), await rows(together)
+        assert len(alone_rows[0]) == 150
+        assert together_rows == alone_rows
 
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
