@@ -6,8 +6,8 @@ Decisions never cross a Ray call: the actor subscribes to ``llmopt.decide.<exper
 decisions of one policy pass (or one ``decide_batch``) are appended to the log as one message
 (``DecisionMade`` alone, ``DecisionsMade`` together; :mod:`events.decision_batch`) and the
 replies are sent once the log has acknowledged it, so every decision a client acts on is in the
-audit trail; the subscription keeps taking requests meanwhile. Deciding never changes the state: only the
-consumer loop's fold of outcomes does.
+audit trail; the subscription keeps taking requests meanwhile. Deciding never changes the
+state: only the consumer loop's fold of outcomes does.
 
 Outcomes come through the gateway (``llmopt.outcome``), which forwards each to the owning
 actor on ``llmopt.internal.outcome.<experiment>``: only the actor knows whether the decision
@@ -22,6 +22,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
@@ -29,7 +30,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from opentelemetry import propagate, trace
-from opentelemetry.trace import Link
+from opentelemetry.trace import INVALID_SPAN, Link, Span
 
 from actors.decider import (
     MAX_BATCH,
@@ -51,6 +52,7 @@ from events.raw_delivery import RawMsg, subscribe_raw, unsubscribe_raw
 from events.schema import DecisionMade, OutcomeObserved, subject_of
 from gateway.metrics import DECIDE_REQUESTS_DROPPED, DECISIONS_UNLOGGED, INFERENCE_LATENCY
 from gateway.wire import RequestError, decode_request, encode_reply, is_msgpack
+from llmopt.tracing import tracing_enabled
 
 if TYPE_CHECKING:
     from actors.host import EntityHost
@@ -150,7 +152,9 @@ class DecisionService:
         self._heartbeat: asyncio.Task[None] | None = None
         self._dropped = 0
         self._appender = PipelinedAppender(nc, LOG_STREAM)
-        """Logs the decisions: one publish each, one wait per batch."""
+        """Logs the decisions: one message per policy pass or batch, one wait for it."""
+        self._traced = False
+        """Whether spans are built (:func:`llmopt.tracing.tracing_enabled`, asked at start)."""
 
     @property
     def ledger(self) -> ExperimentLedger:
@@ -159,6 +163,7 @@ class DecisionService:
         return state
 
     async def start(self) -> None:
+        self._traced = tracing_enabled()
         await self._start_filler()  # before the first request: features are there from then on
         await self._appender.start()
         queue = f"llmopt-decide-{self.experiment}"
@@ -234,6 +239,9 @@ class DecisionService:
 
     async def _decide_waiting(self) -> None:
         waiting, self._waiting = self._waiting, []
+        if not self._traced:
+            await self._decide_now(waiting)
+            return
         # One span for the pass, linked to each request's trace (OpenTelemetry's way to trace
         # a batch: the pass belongs to every caller and is the child of none).
         with tracer.start_as_current_span(
@@ -246,7 +254,7 @@ class DecisionService:
     async def _decide_now(self, waiting: list[tuple[Request, float]]) -> None:
         accepted: list[tuple[Request, bool, float]] = []
         requests: list[DecideRequest] = []
-        with tracer.start_as_current_span("feature_fetch"):
+        with self._span("feature_fetch"):
             for msg, arrived in waiting:
                 packed = is_msgpack(msg.headers)
                 try:
@@ -273,7 +281,7 @@ class DecisionService:
         if not logged:
             return
         errors = await self._log(events)
-        with tracer.start_as_current_span("result_serialize"):
+        with self._span("result_serialize"):
             for index, (msg, packed, arrived, request, decision) in enumerate(logged):
                 answer = self._answer_if_logged(errors[index], decision, [decision.decision_id])
                 await _respond(msg, answer, packed)
@@ -315,6 +323,9 @@ class DecisionService:
         self._spawn(self._decide_batch_traced(msg))
 
     async def _decide_batch_traced(self, msg: Msg) -> None:
+        if not self._traced:
+            await self._decide_batch_now(msg)
+            return
         with tracer.start_as_current_span(
             "ml_inference",
             context=propagate.extract(msg.headers) if msg.headers else None,
@@ -332,7 +343,7 @@ class DecisionService:
                     f"a batch holds 1 to {MAX_BATCH} requests, got {len(batch.requests)}",
                     "requests",
                 )
-            with tracer.start_as_current_span("feature_fetch"):
+            with self._span("feature_fetch"):
                 requests = self._filled(batch.requests)
             results = self._decide_all(requests)
             decided = []
@@ -360,9 +371,13 @@ class DecisionService:
         self, requests: list[DecideRequest]
     ) -> list[tuple[Decision, DecisionMade] | DecisionRefused]:
         ids = [decision_id_for(self.experiment, r.request_id) for r in requests]
-        with tracer.start_as_current_span("model_predict") as span:
+        with self._span("model_predict") as span:
             span.set_attribute("llmopt.decisions", len(requests))
             return decide_many(self.ledger, requests, decision_ids=ids, now=time.time())
+
+    def _span(self, name: str) -> AbstractContextManager[Span]:
+        """A child span of the pass, or nothing to build when tracing is off."""
+        return tracer.start_as_current_span(name) if self._traced else _UNTRACED
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -421,6 +436,9 @@ class DecisionService:
         )
         duplicate = bool(ack.duplicate) or already_joined
         return OutcomeAccepted(ok=True, seq=int(ack.seq), duplicate=duplicate)
+
+
+_UNTRACED: Final = contextlib.nullcontext(INVALID_SPAN)
 
 
 def _links(msgs: Iterable[Request]) -> list[Link]:

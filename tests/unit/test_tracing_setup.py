@@ -12,6 +12,8 @@ SCRIPT = """
 from opentelemetry import trace
 from llmopt.tracing import configure_tracing
 print("exporter:", configure_tracing())
+from llmopt.tracing import tracing_enabled
+print("enabled:", tracing_enabled())
 trace.get_tracer("check").start_span("hello-span").end()
 provider = trace.get_tracer_provider()
 if hasattr(provider, "force_flush"):
@@ -31,6 +33,7 @@ def test_without_configuration_tracing_is_off() -> None:
     """No OTEL_* variables: no SDK is installed and nothing is exported."""
     out = run({})
     assert "exporter: None" in out and "hello-span" not in out
+    assert "enabled: False" in out
 
 
 @pytest.mark.parametrize("env", [{"OTEL_TRACES_EXPORTER": "console"}])
@@ -38,3 +41,4 @@ def test_a_configured_exporter_receives_the_spans(env: dict[str, str]) -> None:
     """OTEL_TRACES_EXPORTER=console installs the SDK, and a span reaches the exporter."""
     out = run(env)
     assert "exporter: console" in out and '"name": "hello-span"' in out
+    assert "enabled: True" in out
