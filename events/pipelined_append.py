@@ -31,6 +31,7 @@ from nats.aio.subscription import Subscription
 
 from events.codec import encode
 from events.raw_delivery import status_of, subscribe_raw, unsubscribe_raw
+from events.raw_publish import header_block, publish_now
 from events.schema import Event, subject_of
 
 MSG_ID: Final = "Nats-Msg-Id"
@@ -96,12 +97,13 @@ class PipelinedAppender:
         prefix = f"{self._prefix}.{batch}."
         try:
             for index, (event, data) in enumerate(events):
-                await self.nc.publish(
-                    subject_of(event),
-                    data,
-                    reply=f"{prefix}{index}",
-                    headers={MSG_ID: event.event_id, EXPECTED_STREAM: self.stream},
-                )
+                subject, reply = subject_of(event), f"{prefix}{index}"
+                headers = {MSG_ID: event.event_id, EXPECTED_STREAM: self.stream}
+                block = header_block(headers)
+                if block is None or not publish_now(
+                    self.nc, subject, data, reply=reply, headers=block
+                ):
+                    await self.nc.publish(subject, data, reply=reply, headers=headers)
         except Exception as exc:
             self.settle(pending)
             for index in range(len(events)):

@@ -26,6 +26,8 @@ from typing import Any, Final
 from nats.aio.client import Client
 from nats.aio.subscription import Subscription
 
+from events.raw_publish import publish_now
+
 log = logging.getLogger("llmopt.nats")
 
 RawHandler = Callable[[bytes, bytes, bytes, bytes], None]
@@ -122,4 +124,5 @@ class RawMsg:
         return self._headers
 
     async def respond(self, data: bytes) -> None:
-        await self.nc.publish(self.reply, data)
+        if not publish_now(self.nc, self.reply, data):
+            await self.nc.publish(self.reply, data)
