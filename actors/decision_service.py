@@ -308,9 +308,10 @@ class DecisionService:
         publish, one store and one acknowledgement for a whole ``decide_batch``.
         """
         packed = pack(events, at=time.time(), max_bytes=self.nc.max_payload - HEADER_ROOM)
-        appended = await self._appender.append_encoded([(p.event, p.data) for p in packed])
-        await asyncio.wait([appended.done], timeout=LOG_WAIT_S)
-        self._appender.settle(appended)
+        appended = await self._appender.append_encoded(
+            [(p.event, p.data) for p in packed], within_s=LOG_WAIT_S
+        )
+        await appended.done
         errors: list[str | None] = [None] * len(events)
         for message, error in zip(packed, appended.errors, strict=True):
             if error is not None:

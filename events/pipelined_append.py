@@ -42,7 +42,7 @@ NOT_ACKNOWLEDGED: Final = "no acknowledgement from the log in time"
 class PendingAppend:
     """The appends of one batch; :attr:`done` resolves once each is acknowledged or refused."""
 
-    __slots__ = ("batch", "done", "errors", "left")
+    __slots__ = ("batch", "done", "errors", "left", "timer")
 
     def __init__(self, batch: int, size: int, done: asyncio.Future[None]) -> None:
         self.batch = batch
@@ -50,6 +50,7 @@ class PendingAppend:
         self.errors: list[str | None] = [NOT_ACKNOWLEDGED] * size
         """Per event: None once the log acknowledged it, else why it is not (yet) logged."""
         self.done = done
+        self.timer: asyncio.TimerHandle | None = None
 
     def acknowledged(self, index: int) -> bool:
         return self.errors[index] is None
@@ -77,23 +78,38 @@ class PipelinedAppender:
             sub, self._sub = self._sub, None
             await unsubscribe_raw(self.nc, sub)
         for pending in self._pending.values():
+            if pending.timer is not None:
+                pending.timer.cancel()
             if not pending.done.done():
                 pending.done.set_result(None)
         self._pending.clear()
 
-    async def append(self, events: Sequence[Event]) -> PendingAppend:
+    async def append(
+        self, events: Sequence[Event], *, within_s: float | None = None
+    ) -> PendingAppend:
         """Publish ``events`` (each with its event id as ``Nats-Msg-Id``); await the returned
-        batch's ``done`` (with a timeout) before trusting it, then :meth:`settle` it."""
-        return await self.append_encoded([(event, encode(event)) for event in events])
+        batch's ``done`` before trusting it. With ``within_s`` the batch settles itself after
+        that long (``done`` resolves, unacknowledged events stay errors); without it, wait with
+        a timeout and :meth:`settle` it."""
+        return await self.append_encoded(
+            [(event, encode(event)) for event in events], within_s=within_s
+        )
 
-    async def append_encoded(self, events: Sequence[tuple[Event, bytes]]) -> PendingAppend:
+    async def append_encoded(
+        self, events: Sequence[tuple[Event, bytes]], *, within_s: float | None = None
+    ) -> PendingAppend:
         """:meth:`append` for events their caller has encoded already."""
         if self._sub is None:
             raise RuntimeError("the appender is not started")
         self._next += 1
         batch = self._next
-        pending = PendingAppend(batch, len(events), asyncio.get_running_loop().create_future())
+        loop = asyncio.get_running_loop()
+        pending = PendingAppend(batch, len(events), loop.create_future())
         self._pending[batch] = pending
+        if within_s is not None:
+            # One timer per batch, cancelled by its last ack: cheaper than asyncio.wait's
+            # waiter, callbacks and timer for each wait.
+            pending.timer = loop.call_later(within_s, self._expire, pending)
         prefix = f"{self._prefix}.{batch}."
         try:
             for index, (event, data) in enumerate(events):
@@ -117,6 +133,15 @@ class PipelinedAppender:
         """Stop waiting for ``pending``: acknowledgements arriving later are ignored, and its
         unacknowledged events stay errors (``NOT_ACKNOWLEDGED``)."""
         self._pending.pop(pending.batch, None)
+        if pending.timer is not None:
+            pending.timer.cancel()
+            pending.timer = None
+
+    def _expire(self, pending: PendingAppend) -> None:
+        pending.timer = None
+        self.settle(pending)
+        if not pending.done.done():
+            pending.done.set_result(None)
 
     def _on_ack(self, subject: bytes, _reply: bytes, data: bytes, headers: bytes) -> None:
         _, batch, index_text = subject.rsplit(b".", 2)
@@ -130,6 +155,9 @@ class PipelinedAppender:
         pending.left -= 1
         if pending.left == 0:
             del self._pending[pending.batch]
+            if pending.timer is not None:
+                pending.timer.cancel()
+                pending.timer = None
             if not pending.done.done():
                 pending.done.set_result(None)
 

@@ -7,6 +7,7 @@ import asyncio
 
 from events.log import LOG_STREAM, EventLog, Recorded
 from events.pipelined_append import NOT_ACKNOWLEDGED, PipelinedAppender
+from events.raw_delivery import unsubscribe_raw
 from events.schema import DecisionMade
 from gateway.connection import connect
 from llmopt.settings import Settings
@@ -76,4 +77,28 @@ async def test_a_refused_event_is_an_error_of_its_own_and_settling_drops_late_ac
         assert await read_all(event_log, entity_id) == []
     finally:
         await wrong.stop()
+        await nc.close()
+
+
+async def test_a_batch_with_a_deadline_settles_itself_when_no_ack_comes(
+    settings: Settings, event_log: EventLog, entity_id: str
+) -> None:
+    """With within_s, a batch whose acknowledgements never arrive resolves on its own, its
+    events reported as not acknowledged; an acknowledged batch cancels its timer."""
+    nc = await connect(settings, name="append-test")
+    appender = PipelinedAppender(nc, LOG_STREAM)
+    await appender.start()
+    try:
+        answered = await appender.append([decision(entity_id, 0)], within_s=10.0)
+        await asyncio.wait_for(answered.done, 10.0)
+        assert answered.errors == [None] and answered.timer is None
+        assert appender._sub is not None
+        await unsubscribe_raw(nc, appender._sub)  # the acks now reach no one
+        unanswered = await appender.append([decision(entity_id, 1)], within_s=0.05)
+        await asyncio.wait_for(unanswered.done, 10.0)
+        assert unanswered.errors == [NOT_ACKNOWLEDGED]
+        assert unanswered.batch not in appender._pending
+    finally:
+        appender._sub = None
+        await appender.stop()
         await nc.close()
