@@ -1,8 +1,9 @@
 """Appending a batch of events: JetStream atomic batch publish (ADR-50) against pipelining.
 
-Why this exists: ``decide_batch`` logs one ``DecisionMade`` per decision before it replies, and
-waiting for 100 acknowledgements looked like the cost to cut; an atomic batch is acknowledged
-once, at its commit. This script measures, on a fresh embedded nats-server with the project's
+Why this exists: ``decide_batch`` logged one ``DecisionMade`` per decision before it replied,
+and waiting for 100 acknowledgements looked like the cost to cut; an atomic batch is
+acknowledged once, at its commit. (The decision service now logs the decisions made together as
+one ``DecisionsMade`` message, :mod:`events.decision_batch`, which needs neither.) This script measures, on a fresh embedded nats-server with the project's
 settings (file storage, ``sync_interval`` 1s), batches of 1, 10, 100 and 1,000 events of the
 size of a logged decision (~700 bytes), each with its own ``Nats-Msg-Id``:
 
