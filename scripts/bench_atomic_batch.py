@@ -3,9 +3,10 @@
 Why this exists: ``decide_batch`` logged one ``DecisionMade`` per decision before it replied,
 and waiting for 100 acknowledgements looked like the cost to cut; an atomic batch is
 acknowledged once, at its commit. (The decision service now logs the decisions made together as
-one ``DecisionsMade`` message, :mod:`events.decision_batch`, which needs neither.) This script measures, on a fresh embedded nats-server with the project's
-settings (file storage, ``sync_interval`` 1s), batches of 1, 10, 100 and 1,000 events of the
-size of a logged decision (~700 bytes), each with its own ``Nats-Msg-Id``:
+one ``DecisionsMade`` message, :mod:`events.decision_batch`, which needs neither.) This script
+measures, on a fresh embedded nats-server with the project's settings (file storage,
+``sync_interval`` 1s), batches of 1, 10, 100 and 1,000 events of the size of a logged decision
+(~700 bytes), each with its own ``Nats-Msg-Id``:
 
 - ``atomic``: ``Nats-Batch-Id`` / ``Nats-Batch-Sequence`` on every message, ``Nats-Batch-Commit:
   1`` on the last, which is the only one acknowledged (a stream with ``allow_atomic``);
