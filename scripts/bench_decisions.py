@@ -915,6 +915,7 @@ class DecisionBench:
             + (f"; {error_text(result)}" if error_text(result) else ""),
             target,
         )
+        self.generator_note(name, result, result["offered"])
 
     async def closed_loop(self, inflight: int) -> dict[str, Any] | None:
         name = f"2. closed loop, {inflight} in flight"
@@ -931,7 +932,20 @@ class DecisionBench:
             f"p50 {ms(lat['p50'])} ms, p99 {ms(lat['p99'])} ms, p99.9 {ms(lat['p999'])} ms, "
             f"n={result['requests']:,}" + (f"; {error_text(result)}" if error_text(result) else ""),
         )
+        self.generator_note(name, result, result["per_s"])
         return result
+
+    def generator_note(self, name: str, result: dict[str, Any], per_s: float) -> None:
+        """The generator's own CPU per request: it shares the two cores with what it measures."""
+        share = (result.get("cpu") or {}).get("loadgen")
+        if share is None or per_s <= 0:
+            return
+        self.report.notes.append(
+            f"load generator during {name}: {share:.0f}% of a core = "
+            f"{share / 100 / per_s * 1e6:.0f} us per request (a raw-protocol NATS client, "
+            "scripts/bench_nats_client.py, so that its own CPU stays small next to the actor "
+            "and nats-server on the same cores)"
+        )
 
     async def batch(self) -> None:
         name = f"3. decide_batch of {BATCH}, 1 in flight"
@@ -1487,8 +1501,8 @@ def main(argv: list[str] | None = None) -> int:
         " events / "
         f"{defaults.checkpoint_every_seconds:g} s); linucb, {schema.dim} features ({kinds}), "
         f"{len(ARMS)} arms, pending_capacity {capacity}; JSON over request-reply from a "
-        f"separate load-generator process; {args.duration:g} s per load after {args.warmup:g} s "
-        f"of warm-up"
+        "separate load-generator process (a raw-protocol NATS client); "
+        f"{args.duration:g} s per load after {args.warmup:g} s of warm-up"
     )
     busy0, total0 = machine_ticks()
     time.sleep(1.0)
