@@ -274,6 +274,21 @@ class TestClient:
         await asyncio.sleep(0)
         assert transport.writes == [b"PUB a 1\r\n1\r\nPUB b r 2\r\n22\r\n"]
 
+    def test_a_coalesced_burst_leaves_in_one_write_as_the_block_ends(self) -> None:
+        """Publishes inside coalescing() are written together when the block ends, without the loop running."""
+        loop = asyncio.new_event_loop()
+        try:
+            client = NatsClient("nats://test:4222", loop)
+            transport = RecordingTransport(client)
+            client.connection_made(transport)
+            with client.coalescing():
+                client.publish(b"a", b"1", reply=b"r.1")
+                client.publish(b"a", b"2", reply=b"r.2")
+                assert transport.writes == []
+            assert transport.writes == [b"PUB a r.1 1\r\n1\r\nPUB a r.2 1\r\n2\r\n"]
+        finally:
+            loop.close()
+
     async def test_a_message_after_unsubscribe_is_dropped(self) -> None:
         """A message already in flight for an unsubscribed sid reaches no handler."""
         client, transport = connected()
