@@ -13,6 +13,7 @@ from typing import Any
 
 import ray
 
+from actors.gc_pauses import freeze_survivors, time_collections
 from actors.host import EntityHost, HostStatus
 from actors.registry import aggregate_for
 from llmopt.logs import configure_logging
@@ -28,9 +29,18 @@ class EntityActor:
     def __init__(self, settings: Settings, kind: str, entity_id: str, nats_url: str) -> None:
         configure_logging()
         configure_tracing()
+        time_collections()
         self.host = EntityHost(settings, aggregate_for(kind), entity_id, nats_url)
         # Ray runs an async actor's __init__ on its event loop, so the loop is running here.
-        self._task = asyncio.get_running_loop().create_task(self.host.run())
+        loop = asyncio.get_running_loop()
+        self._task = loop.create_task(self.host.run())
+        self._freeze = loop.create_task(self._freeze_when_ready())
+
+    async def _freeze_when_ready(self) -> None:
+        """Once recovered, what start-up and recovery built is left out of collections
+        (:mod:`actors.gc_pauses`); this process hosts this one actor."""
+        await self.host.ready.wait()
+        freeze_survivors()
 
     async def status(self) -> HostStatus:
         return self.host.status()

@@ -93,3 +93,11 @@ DERIVED_EVENTS = Counter(
     ["kind", "event"],
     registry=ACTOR_REGISTRY,
 )
+GC_PAUSE = Histogram(
+    "llmopt_actor_gc_pause_seconds",
+    "Time an actor process spent in one garbage collection, by generation: every request "
+    "that arrives meanwhile waits for it",
+    ["generation"],
+    buckets=(0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25),
+    registry=ACTOR_REGISTRY,
+)
