@@ -27,8 +27,11 @@ _installed = False
 
 
 def freeze_survivors() -> None:
-    """Move every object the process tracks now into the permanent generation."""
-    gc.collect()  # what is garbage already should be freed, not frozen
+    """Move every object the process tracks now into the permanent generation.
+
+    No collection first: it would be the very pause this avoids (~50 ms), taken just as the
+    actor starts serving. Garbage frozen with the rest is only what sits in reference cycles
+    at that moment; everything else is freed by reference counting as usual."""
     gc.freeze()
 
 
