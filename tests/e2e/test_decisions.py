@@ -12,7 +12,7 @@ import ray
 
 from actors.entity_actor import spawn_actor
 from events.log import EventLog
-from events.schema import decisions_in
+from events.schema import DecisionsMade, decisions_in
 from llmopt.runtime import Services
 from llmopt.settings import Settings
 from tests.e2e.helpers import actor_of, caught_up, last_entity_seq, scratch_digest
@@ -90,18 +90,38 @@ class TestDecide:
         assert again == reply  # a retried request is the same decision
 
     async def test_a_batch_gets_one_decision_per_context(
-        self, services: Services, settings: Settings, nc: Any, entity_id: str
+        self, services: Services, settings: Settings, nc: Any, event_log: EventLog, entity_id: str
     ) -> None:
-        """A batch of 100 contexts is answered in one reply with 100 distinct decisions."""
-        await serving_experiment(nc, settings, entity_id, ["a", "b", "c"], {"policy": "ucb1"})
-        reply = await ask(
-            nc,
-            f"llmopt.decide_batch.{entity_id}",
-            {"requests": [{"context": {"i": i}} for i in range(100)]},
+        """A batch of 100 contexts is answered with 100 distinct decisions, logged as one
+        DecisionsMade (once, though retried); their outcomes join, and replay gives the live
+        digest."""
+        actor = await serving_experiment(
+            nc, settings, entity_id, ["a", "b", "c"], {"policy": "ucb1"}
         )
+        body = {"requests": [{"context": {"i": i}, "request_id": f"b{i}"} for i in range(100)]}
+        reply = await ask(nc, f"llmopt.decide_batch.{entity_id}", body)
         decisions = reply["decisions"]
         assert len(decisions) == 100
         assert len({d["decision_id"] for d in decisions}) == 100
+        assert await ask(nc, f"llmopt.decide_batch.{entity_id}", body) == reply
+
+        batches = [
+            r.event
+            async for chunk in event_log.read_entity("experiment", entity_id)
+            for r in chunk
+            if isinstance(r.event, DecisionsMade)
+        ]
+        assert len(batches) == 1
+        assert [(d.decision_id, d.arm, d.propensity) for d in batches[0].decisions] == [
+            (d["decision_id"], d["arm"], d["propensity"]) for d in decisions
+        ]
+        for i, decision in enumerate(decisions):
+            accepted = await ask(
+                nc, "llmopt.outcome", {"decision_id": decision["decision_id"], "reward": i % 2}
+            )
+            assert accepted["ok"] is True and accepted["duplicate"] is False
+        status = await caught_up(actor, await last_entity_seq(event_log, entity_id))
+        assert status.digest == await scratch_digest(event_log, entity_id, status.seq)
 
     @pytest.mark.parametrize(
         ("subject", "body", "code", "field"),
