@@ -60,6 +60,10 @@ class ExperimentConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     """How the request's context becomes the vector a contextual policy reads."""
     catalogue: dict[str, ArmSpec] = msgspec.field(default_factory=dict)
     """Prices, context window and tier per arm, for cost and per-request eligibility."""
+    baseline_arm: str | None = None
+    """The arm reports price every request on ("cost saved against always calling it"); by
+    default the catalogue's dearest arm. Set it when the model an application would otherwise
+    call is not the dearest one in the catalogue."""
     reward: RewardSpec = msgspec.field(default_factory=RewardSpec)
     pending_ttl_s: float = 7 * 86400.0
     """How long (in event time) a decision waits for its outcome."""
@@ -103,6 +107,11 @@ def parse_config(raw: dict[str, Any], arms: Sequence[str]) -> ExperimentConfig:
     unknown = sorted(set(config.catalogue) - set(arms))
     if unknown:
         raise ConfigError("config.catalogue", f"catalogue names arms that do not exist: {unknown}")
+    if config.baseline_arm is not None and config.baseline_arm not in config.catalogue:
+        raise ConfigError(
+            "config.baseline_arm",
+            f"baseline arm {config.baseline_arm!r} needs an entry in the catalogue (its prices)",
+        )
     if config.pending_capacity < 1 or not config.pending_ttl_s > 0:
         raise ConfigError("config.pending_capacity", "pending limits must be positive")
     try:

@@ -45,6 +45,12 @@ def arm_spec_of(raw: Any) -> ArmSpec | None:
         return None
 
 
+def baseline_of(config: dict[str, Any]) -> str | None:
+    """The configured ``baseline_arm`` (None: the catalogue's dearest arm is the baseline)."""
+    arm = config.get("baseline_arm")
+    return arm if isinstance(arm, str) else None
+
+
 def on_created(db: Database, record: Recorded, batch: Batch) -> None:
     event = record.event
     assert isinstance(event, ExperimentCreated)
@@ -53,7 +59,8 @@ def on_created(db: Database, record: Recorded, batch: Batch) -> None:
         control = event.arms[0]
     inserted = db.execute(
         "INSERT OR IGNORE INTO experiments (experiment_id, created_at, created_seq, description,"
-        " arms, control_arm, fallback_arm, reward_spec) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        " arms, control_arm, fallback_arm, reward_spec, baseline_arm)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             event.entity_id,
             event.at,
@@ -63,6 +70,7 @@ def on_created(db: Database, record: Recorded, batch: Batch) -> None:
             control,
             event.fallback_arm,
             msgspec.json.encode(reward_spec_of(event.config)).decode(),
+            baseline_of(event.config),
         ],
     ).rowcount
     if not inserted:

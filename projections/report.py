@@ -1,7 +1,8 @@
 """The questions a platform team asks, answered from the projection database.
 
 * :func:`savings`: how much did the chosen arms cost against sending every request to the
-  experiment's flagship (its most expensive catalogue arm), over a time window;
+  experiment's flagship (its configured ``baseline_arm``, else its most expensive catalogue
+  arm), over a time window;
 * :func:`task_winners`: which arm (model) wins for which task type, the task type being a
   field of the decisions' context;
 * :func:`significance`: is experiment X significant yet (``experiment_results``);

@@ -38,6 +38,7 @@ _TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
             "control_arm": str,
             "fallback_arm": str,
             "reward_spec": str,
+            "baseline_arm": str,
             "archived_at": float,
             "archive_reason": str,
         },
@@ -207,9 +208,17 @@ TABLE_NAMES: tuple[str, ...] = tuple(_TABLES)
 
 
 def create_schema(db: Database) -> None:
-    """Create every table, index and view that does not exist yet (idempotent)."""
+    """Create every table, index and view that does not exist yet (idempotent).
+
+    A table from an older version gets the columns it lacks; they are empty for the events
+    projected before (``--rebuild`` fills them)."""
     for name, (columns, pk) in _TABLES.items():
-        db[name].create(columns, pk=pk, if_not_exists=True)  # type: ignore[union-attr]
+        existing = db.table(name)
+        existing.create(columns, pk=pk, if_not_exists=True)
+        present = existing.columns_dict
+        for column, kind in columns.items():
+            if column not in present:
+                existing.add_column(column, kind)
     for table, indexed in _INDEXES:
         db[table].create_index(indexed, if_not_exists=True)  # type: ignore[union-attr]
     for view, sql in _VIEWS.items():

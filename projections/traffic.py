@@ -16,7 +16,8 @@ hour's cost, quality and traffic describe the same requests however late their o
 for an outcome that reports tokens but no cost. A reward of at least 0.5 counts as a success
 (conversion) for the proportion test in :mod:`projections.results`.
 
-**Baseline.** The flagship of an experiment is its catalogue's most expensive arm,
+**Baseline.** The flagship of an experiment is its configured ``baseline_arm`` if it has one,
+else its catalogue's most expensive arm,
 :math:`\arg\max_a (p^{in}_a + p^{out}_a)` (ties by name) among the arms known when the outcome
 is joined; ``baseline_cost_usd`` is what the outcome's token counts would have cost on it
 (:func:`actors.catalogue.cost_of`). The same tokens are an approximation: another model's
@@ -152,7 +153,8 @@ def _join(db: Database, event: OutcomeObserved, seq: int, batch: Batch) -> None:
     cost = _finite(event.cost_usd)
     if cost is None and tokens_known and arm in catalogue:
         cost = cost_of(catalogue[arm], input_tokens, output_tokens)
-    baseline_arm = _flagship(catalogue)
+    configured = _cached(batch, "baseline", experiment_id, lambda: _baseline(db, experiment_id))
+    baseline_arm = configured if configured in catalogue else _flagship(catalogue)
     baseline = (
         cost_of(catalogue[baseline_arm], input_tokens, output_tokens)
         if baseline_arm is not None and tokens_known
@@ -246,6 +248,13 @@ def _catalogue(db: Database, experiment_id: str) -> dict[str, ArmSpec]:
         arm: ArmSpec(model=model, price_in_per_1k=p_in, price_out_per_1k=p_out, context_window=1)
         for arm, model, p_in, p_out in rows
     }
+
+
+def _baseline(db: Database, experiment_id: str) -> str | None:
+    row = db.execute(
+        "SELECT baseline_arm FROM experiments WHERE experiment_id = ?", [experiment_id]
+    ).fetchone()
+    return None if row is None else row[0]
 
 
 def _flagship(catalogue: dict[str, ArmSpec]) -> str | None:

@@ -150,6 +150,7 @@ def workload_config(
         "policy_params": dict(spec.params),
         "catalogue": {arm: msgspec.to_builtins(workload.catalogue[arm]) for arm in workload.arms},
         "reward": msgspec.to_builtins(reward),
+        "baseline_arm": workload.flagship,
     }
     if policy_class(spec.policy).contextual:
         config["features"] = msgspec.to_builtins(workload.features(spec))

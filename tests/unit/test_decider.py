@@ -286,6 +286,7 @@ class TestConfig:
                 "config.window_features[0].key_from",
             ),
             ({"drift": {"detectors": [{"metric": "quality", "detector": "nope"}]}}, "config.drift"),
+            ({"baseline_arm": "gpt-4"}, "config.baseline_arm"),
         ],
     )
     def test_invalid_configs_name_their_field(self, config: dict[str, Any], field: str) -> None:

@@ -202,6 +202,36 @@ class TestJoin:
         assert baseline_arm == "flagship"
         assert baseline == pytest.approx((1000 * 0.01 + 500 * 0.03) / 1000)
 
+    def test_a_configured_baseline_arm_prices_the_baseline(self) -> None:
+        """With ``baseline_arm`` set, the baseline is that arm's price of the same tokens,
+        though another arm is dearer."""
+        base = created()
+        configured = ExperimentCreated(
+            event_id=base.event_id,
+            entity_id=base.entity_id,
+            at=base.at,
+            arms=base.arms,
+            config={**base.config, "baseline_arm": "cheap"},
+        )
+        db = fresh()
+        build_projector().apply(
+            db, recorded([configured, decision(1, "cheap", 1.0), outcome(1, "d1", 2.0)])
+        )
+        baseline_arm, baseline = db.execute(
+            "SELECT baseline_arm, baseline_cost_usd FROM outcomes"
+        ).fetchone()
+        assert baseline_arm == "cheap"
+        assert baseline == pytest.approx((1000 * 0.001 + 500 * 0.002) / 1000)
+
+    def test_an_older_database_gets_the_new_columns(self) -> None:
+        """A read model created before a column existed gains it when the schema is ensured."""
+        db = Database(memory=True)
+        db.execute("CREATE TABLE experiments (experiment_id TEXT PRIMARY KEY, created_at FLOAT)")
+        create_schema(db)
+        assert "baseline_arm" in db.table("experiments").columns_dict
+        build_projector().apply(db, recorded([created()]))
+        assert db.execute("SELECT experiment_id FROM experiments").fetchall() == [("exp",)]
+
     def test_regret_is_null_until_an_outcome_carries_its_counterfactual(self) -> None:
         """Without a counterfactual reward no regret is made up; with one it is the gap."""
 
