@@ -53,6 +53,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Checkpoints kept per entity, so a damaged newest one falls back to an older one."""
 
     fetch_batch: int = 1000
+    fold_linger_s: float = 0.005
+    """While events keep coming, an actor takes them every this many seconds (a no-wait pull)
+    instead of one by one as they are stored, so they arrive several to a read; learning lags
+    by at most this much. 0: each event as it is stored."""
     metrics_port: int = 0
     """Prometheus endpoint of ``llmopt serve``; 0 disables it."""
 
