@@ -285,8 +285,9 @@ class EntityHost:
                     delivered = await consumer.pull(batch, wait_s=None)
                 elif busy and linger > 0:
                     # Under traffic, every delivery is a wake-up of this process and a write
-                    # of nats-server's (~40 us each on this VM, more than folding a decision);
-                    # taken every few ms they come many to a read.
+                    # of nats-server's (a loopback write took ~85 us in a profile on this VM,
+                    # more than folding a decision); taken every few ms they come many to a
+                    # read.
                     await asyncio.sleep(linger)
                     delivered = await consumer.pull(batch, wait_s=None)
                 else:

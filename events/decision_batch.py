@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Final
 
 from events.codec import encode
-from events.schema import DecisionMade, DecisionsMade
+from events.schema import DecisionMade, DecisionsMade, decisions_in
 
 MAX_DECISIONS: Final = 1000
 """Decisions per message: ``decide_batch``'s own limit, so one batch is one message."""
@@ -32,7 +32,7 @@ class Packed:
         self.data = data
         """The encoded event, so the appender does not encode it again."""
         self.first = first
-        self.stop = first + len(event.decisions if isinstance(event, DecisionsMade) else (1,))
+        self.stop = first + len(decisions_in(event))
 
 
 def batch_id(decisions: Sequence[DecisionMade]) -> str:

@@ -52,9 +52,6 @@ class PendingAppend:
         self.done = done
         self.timer: asyncio.TimerHandle | None = None
 
-    def acknowledged(self, index: int) -> bool:
-        return self.errors[index] is None
-
     def first_error(self) -> str | None:
         return next((error for error in self.errors if error is not None), None)
 

@@ -43,6 +43,7 @@ from llmopt.demo.simulated.evaluation import (
     uniform_random,
     workload_for,
 )
+from llmopt.demo.simulated.report import route_figures
 from llmopt.demo.tally import Tally
 
 
@@ -189,13 +190,7 @@ def baselines_flagship(seed: int, requests: int) -> Tally:
 
 
 def tally_dict(tally: Tally) -> dict[str, object]:
-    return {
-        "cost_usd": tally.cost_usd,
-        "quality": tally.accuracy,
-        "latency_ms": tally.mean_latency_ms,
-        "regret": tally.regret,
-        "arms": tally.arms,
-    }
+    return {**route_figures(tally), "arms": tally.arms}
 
 
 def msgspec_point(point: Point) -> dict[str, float]:

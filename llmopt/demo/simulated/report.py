@@ -39,14 +39,6 @@ def summary(
     flagship = fixed.flagship
     latency = np.asarray(latencies_ms, dtype=float)
 
-    def route(t: Tally) -> dict[str, float]:
-        return {
-            "cost_usd": t.cost_usd,
-            "quality": t.accuracy,
-            "latency_ms": t.mean_latency_ms,
-            "regret": t.regret,
-        }
-
     return {
         **facts,
         "experiment": experiment,
@@ -54,10 +46,10 @@ def summary(
         "flagship": workload.flagship,
         "cheapest": fixed.cheapest_arm,
         "arms": dict(tally.arms),
-        "routed": route(tally),
-        "always_flagship": route(flagship),
-        "always_cheapest": route(fixed.cheapest),
-        "oracle": route(fixed.oracle),
+        "routed": route_figures(tally),
+        "always_flagship": route_figures(flagship),
+        "always_cheapest": route_figures(fixed.cheapest),
+        "oracle": route_figures(fixed.oracle),
         "cost_saved_vs_flagship": 1.0 - tally.cost_usd / flagship.cost_usd,
         "quality_retained": tally.accuracy / flagship.accuracy,
         "drift": msgspec.to_builtins(drift_report(workload, items, arms, derived, experiment)),
@@ -121,3 +113,13 @@ def format_text(f: dict[str, Any]) -> str:
         if key in f:
             lines.append(f"  {key.replace('_', ' ') + ':':32}{f[key]}")
     return "\n".join(lines)
+
+
+def route_figures(tally: Tally) -> dict[str, float]:
+    """A route's totals as the reports print them: cost, quality, mean latency, regret."""
+    return {
+        "cost_usd": tally.cost_usd,
+        "quality": tally.accuracy,
+        "latency_ms": tally.mean_latency_ms,
+        "regret": tally.regret,
+    }
