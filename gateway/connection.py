@@ -214,6 +214,7 @@ def start_or_connect(settings: Settings) -> tuple[str, EmbeddedNatsServer | None
         port=settings.nats_port,
         sync_interval=settings.nats_sync_interval,
         max_payload=settings.nats_max_payload,
+        gomaxprocs=settings.nats_gomaxprocs,
     )
     server.start()
     return server.url, server

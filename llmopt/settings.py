@@ -28,6 +28,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     nats_sync_interval: str = "1s"
     """JetStream fsync interval of the embedded server (``always`` or a Go duration)."""
     nats_max_payload: int = 8 * 1024 * 1024
+    nats_gomaxprocs: int | None = None
+    """Threads the embedded server's Go code may use; ``None``: half the CPUs, at least one
+    (``gateway.nats_server.server_gomaxprocs`` says why), or ``GOMAXPROCS`` if set."""
     nats_user: str | None = None
     nats_password: str | None = None
     nats_token: str | None = None

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import socket
 import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from gateway.connection import NatsConnectError, connect, start_or_connect
-from gateway.nats_server import EmbeddedNatsServer, find_nats_server, validate_sync_interval
+from gateway.nats_server import (
+    EmbeddedNatsServer,
+    find_nats_server,
+    server_environment,
+    validate_sync_interval,
+)
 from llmopt.settings import Settings
 
 
@@ -217,3 +226,54 @@ async def test_token_auth_is_passed_through(tmp_path: Path) -> None:
             await connect(Settings(), url=srv.url, connect_timeout=5)
         with pytest.raises(PermissionError):
             await connect(Settings(nats_token="wrong"), url=srv.url, connect_timeout=5)
+
+
+def _varz(server: EmbeddedNatsServer) -> dict[str, Any]:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(f"{server.monitor_url}/varz", timeout=5) as response:
+        varz: dict[str, Any] = json.load(response)
+    return varz
+
+
+def test_embedded_server_runs_go_on_half_the_cpus_by_default(server: EmbeddedNatsServer) -> None:
+    """Unconfigured, the server leaves half the machine's CPUs to the actors (at least one),
+    unless the environment says otherwise."""
+    inherited = os.environ.get("GOMAXPROCS")
+    expected = int(inherited) if inherited else max(1, (os.cpu_count() or 1) // 2)
+    assert _varz(server)["gomaxprocs"] == expected
+
+
+def test_configured_gomaxprocs_reaches_the_server(tmp_path: Path) -> None:
+    """``nats_gomaxprocs`` is what the running server uses, over a GOMAXPROCS in the environment."""
+    settings = Settings(state_dir=tmp_path, nats_gomaxprocs=3)
+    _, srv = start_or_connect(settings)
+    assert srv is not None
+    try:
+        assert _varz(srv)["gomaxprocs"] == 3
+    finally:
+        srv.stop()
+
+
+@pytest.mark.parametrize(
+    ("environ", "configured", "cpus", "expected"),
+    [
+        ({}, None, 2, "1"),
+        ({}, None, 8, "4"),
+        ({}, None, 1, "1"),
+        ({}, None, None, "1"),
+        ({"GOMAXPROCS": "6"}, None, 2, "6"),  # an operator's own setting wins over the default
+        ({"GOMAXPROCS": ""}, None, 8, "4"),
+        ({"GOMAXPROCS": "6"}, 2, 8, "2"),  # the configured setting wins over both
+    ],
+)
+def test_server_environment_sets_gomaxprocs(
+    environ: dict[str, str], configured: int | None, cpus: int | None, expected: str
+) -> None:
+    env = server_environment({"PATH": "/bin", **environ}, configured, cpus)
+    assert env["GOMAXPROCS"] == expected
+    assert env["PATH"] == "/bin"
+
+
+def test_gomaxprocs_below_one_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="GOMAXPROCS 0"):
+        EmbeddedNatsServer(tmp_path, gomaxprocs=0)
