@@ -284,10 +284,10 @@ class EntityHost:
                 if catching_up:
                     delivered = await consumer.pull(batch, wait_s=None)
                 elif busy and linger > 0:
-                    # Under traffic, every delivery is a wake-up of this process and a write
-                    # of nats-server's (a loopback write took ~85 us in a profile on this VM,
-                    # more than folding a decision); taken every few ms they come many to a
-                    # read.
+                    # Under traffic, every delivery would be a wake-up of this process by
+                    # nats-server: on this VM a loopback round trip between two processes
+                    # costs ~30 us of CPU on each side (scripts/bench_floor.py), more than
+                    # folding a decision. Taken every few ms, events come many to a read.
                     await asyncio.sleep(linger)
                     delivered = await consumer.pull(batch, wait_s=None)
                 else:

@@ -66,11 +66,15 @@ class PipelinedAppender:
         self._sub: Subscription | None = None
         self._pending: dict[int, PendingAppend] = {}
         self._next = 0
+        self._publishing: set[asyncio.Task[None]] = set()
+        """Tasks publishing what ``publish_now`` could not take (see :meth:`submit`)."""
 
     async def start(self) -> None:
         self._sub = await subscribe_raw(self.nc, f"{self._prefix}.*.*", self._on_ack)
 
     async def stop(self) -> None:
+        for task in list(self._publishing):
+            task.cancel()
         if self._sub is not None:
             sub, self._sub = self._sub, None
             await unsubscribe_raw(self.nc, sub)
@@ -96,6 +100,18 @@ class PipelinedAppender:
         self, events: Sequence[tuple[Event, bytes]], *, within_s: float | None = None
     ) -> PendingAppend:
         """:meth:`append` for events their caller has encoded already."""
+        return self.submit(events, within_s=within_s)
+
+    def submit(
+        self, events: Sequence[tuple[Event, bytes]], *, within_s: float | None = None
+    ) -> PendingAppend:
+        """:meth:`append_encoded` for a caller that is not a coroutine (the decision pass runs
+        as a plain callback: no task to create and resume per pass).
+
+        The events go onto the connection's outgoing buffer now; any that nats-py must take
+        through its own ``publish`` (reconnecting, buffer full) are published by a task, in
+        order, after them. Either way ``done`` resolves as for :meth:`append`.
+        """
         if self._sub is None:
             raise RuntimeError("the appender is not started")
         self._next += 1
@@ -108,23 +124,38 @@ class PipelinedAppender:
             # waiter, callbacks and timer for each wait.
             pending.timer = loop.call_later(within_s, self._expire, pending)
         prefix = f"{self._prefix}.{batch}."
-        try:
-            for index, (event, data) in enumerate(events):
-                subject, reply = subject_of(event), f"{prefix}{index}"
-                headers = {MSG_ID: event.event_id, EXPECTED_STREAM: self.stream}
-                block = header_block(headers)
-                if block is None or not publish_now(
-                    self.nc, subject, data, reply=reply, headers=block
-                ):
-                    await self.nc.publish(subject, data, reply=reply, headers=headers)
-        except Exception as exc:
-            self.settle(pending)
-            for index in range(len(events)):
-                if pending.errors[index] == NOT_ACKNOWLEDGED:
-                    pending.errors[index] = f"not published: {exc!r}"
-            if not pending.done.done():
-                pending.done.set_result(None)
+        for index, (event, data) in enumerate(events):
+            subject, reply = subject_of(event), f"{prefix}{index}"
+            headers = {MSG_ID: event.event_id, EXPECTED_STREAM: self.stream}
+            block = header_block(headers)
+            if block is None or not publish_now(self.nc, subject, data, reply=reply, headers=block):
+                rest = [
+                    (i, subject_of(e), d, e.event_id)
+                    for i, (e, d) in enumerate(events[index:], start=index)
+                ]
+                task = loop.create_task(self._publish_rest(pending, rest))
+                self._publishing.add(task)
+                task.add_done_callback(self._publishing.discard)
+                break
         return pending
+
+    async def _publish_rest(
+        self, pending: PendingAppend, rest: list[tuple[int, str, bytes, str]]
+    ) -> None:
+        """Publish through nats-py; an event it refuses (and those after it) is an error that
+        says so, while the acknowledgements of those published before still count."""
+        prefix = f"{self._prefix}.{pending.batch}."
+        for position, (index, subject, data, event_id) in enumerate(rest):
+            headers = {MSG_ID: event_id, EXPECTED_STREAM: self.stream}
+            try:
+                await self.nc.publish(subject, data, reply=f"{prefix}{index}", headers=headers)
+            except Exception as exc:
+                for unsent, *_ in rest[position:]:
+                    pending.errors[unsent] = f"not published: {exc!r}"
+                pending.left -= len(rest) - position
+                if pending.left == 0:
+                    self._finish(pending)
+                return
 
     def settle(self, pending: PendingAppend) -> None:
         """Stop waiting for ``pending``: acknowledgements arriving later are ignored, and its
@@ -136,9 +167,7 @@ class PipelinedAppender:
 
     def _expire(self, pending: PendingAppend) -> None:
         pending.timer = None
-        self.settle(pending)
-        if not pending.done.done():
-            pending.done.set_result(None)
+        self._finish(pending)
 
     def _on_ack(self, subject: bytes, _reply: bytes, data: bytes, headers: bytes) -> None:
         _, batch, index_text = subject.rsplit(b".", 2)
@@ -151,12 +180,13 @@ class PipelinedAppender:
         pending.errors[index] = _refusal(data, headers)
         pending.left -= 1
         if pending.left == 0:
-            del self._pending[pending.batch]
-            if pending.timer is not None:
-                pending.timer.cancel()
-                pending.timer = None
-            if not pending.done.done():
-                pending.done.set_result(None)
+            self._finish(pending)
+
+    def _finish(self, pending: PendingAppend) -> None:
+        """Every event of ``pending`` is acknowledged, refused or known unpublished."""
+        self.settle(pending)
+        if not pending.done.done():
+            pending.done.set_result(None)
 
 
 def _refusal(data: bytes, headers: bytes) -> str | None:

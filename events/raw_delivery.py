@@ -123,6 +123,10 @@ class RawMsg:
             self._headers = parse_headers(self._raw_headers)
         return self._headers
 
+    def respond_now(self, data: bytes) -> bool:
+        """Buffer the reply without awaiting; False when the caller must :meth:`respond`."""
+        return publish_now(self.nc, self.reply, data)
+
     async def respond(self, data: bytes) -> None:
         if not publish_now(self.nc, self.reply, data):
             await self.nc.publish(self.reply, data)

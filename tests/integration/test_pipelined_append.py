@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
+import msgspec
+
+from events.codec import encode
 from events.log import LOG_STREAM, EventLog, Recorded
 from events.pipelined_append import NOT_ACKNOWLEDGED, PipelinedAppender
 from events.raw_delivery import unsubscribe_raw
@@ -100,5 +103,57 @@ async def test_a_batch_with_a_deadline_settles_itself_when_no_ack_comes(
         assert unanswered.batch not in appender._pending
     finally:
         appender._sub = None
+        await appender.stop()
+        await nc.close()
+
+
+async def test_events_the_buffer_cannot_take_now_are_published_after_in_order(
+    settings: Settings, event_log: EventLog, entity_id: str
+) -> None:
+    """When nats-py's outgoing buffer is over its limit, ``submit`` leaves the rest of the batch
+    to nats-py's own publish: every event still lands, once, in order, and the batch settles
+    as one."""
+    nc = await connect(settings, name="append-test")
+    appender = PipelinedAppender(nc, LOG_STREAM)
+    await appender.start()
+    limit = nc._max_pending_size
+    try:
+        nc._max_pending_size = 1  # the first event fills the buffer: the others take the task
+        events = [decision(entity_id, i) for i in range(20)]
+        pending = appender.submit([(e, encode(e)) for e in events], within_s=10.0)
+        assert appender._publishing  # the rest is being published by nats-py
+        await asyncio.wait_for(pending.done, 10.0)
+        assert pending.errors == [None] * 20
+        logged = await read_all(event_log, entity_id)
+        assert [r.event.event_id for r in logged] == [e.event_id for e in events]
+    finally:
+        nc._max_pending_size = limit
+        await appender.stop()
+        await nc.close()
+
+
+async def test_an_event_nats_refuses_to_publish_settles_the_batch_with_the_reason(
+    settings: Settings, event_log: EventLog, entity_id: str
+) -> None:
+    """An event larger than the server's max_payload cannot be published: it and the events
+    after it are errors that say so, the event before it is acknowledged as logged, and the
+    batch settles then (not at its deadline)."""
+    nc = await connect(settings, name="append-test")
+    appender = PipelinedAppender(nc, LOG_STREAM)
+    await appender.start()
+    try:
+        small = decision(entity_id, 0)
+        huge = msgspec.structs.replace(
+            decision(entity_id, 1), context={"blob": "x" * (nc.max_payload + 1)}
+        )
+        pending = appender.submit([(small, encode(small)), (huge, encode(huge))], within_s=60.0)
+        await asyncio.wait_for(pending.done, 10.0)
+        assert pending.errors[0] is None
+        assert pending.errors[1] is not None
+        assert pending.errors[1].startswith("not published")
+        assert pending.batch not in appender._pending
+        logged = await read_all(event_log, entity_id)
+        assert [r.event.event_id for r in logged] == [small.event_id]
+    finally:
         await appender.stop()
         await nc.close()
