@@ -485,9 +485,15 @@ class NatsClient(asyncio.Protocol):
             self._transport.close()
 
 
-async def connect(url: str, name: str = CLIENT_NAME, within_s: float = 5.0) -> NatsClient:
+async def connect(
+    url: str,
+    name: str = CLIENT_NAME,
+    within_s: float = 5.0,
+    client_class: type[NatsClient] = NatsClient,
+) -> NatsClient:
     """Open a connection to ``url`` (``nats://host:port``, optional ``user:pass@`` or
     ``token@``), send ``CONNECT`` and wait for the server's ``PONG`` to the first ``PING``.
+    ``client_class`` is a :class:`NatsClient` subclass to connect with (a responder's).
 
     The ``PING`` round trip is what tells that the server took the ``CONNECT``: with verbose
     off it only answers a refused one, with ``-ERR``.
@@ -496,7 +502,7 @@ async def connect(url: str, name: str = CLIENT_NAME, within_s: float = 5.0) -> N
     if parts.scheme not in ("nats", ""):
         raise NatsClientError(f"unsupported scheme in {url!r}: only nats:// (no TLS)")
     loop = asyncio.get_running_loop()
-    client = NatsClient(url, loop)
+    client = client_class(url, loop)
     try:
         await asyncio.wait_for(
             loop.create_connection(
