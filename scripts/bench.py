@@ -34,6 +34,7 @@ from bench_common import (  # importable: `python scripts/x.py` puts scripts/ on
 
 BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
     "decisions": ("bench_decisions.py", [], ["--quick"]),
+    "floor": ("bench_floor.py", [], ["--quick"]),
     "runtime": ("bench_runtime.py", [], ["--quick"]),
     "windows": ("bench_windows.py", [], ["--events", "50000", "--repeat", "1", "--reads", "5000"]),
 }

@@ -28,7 +28,8 @@ processes bouncing 200 bytes over loopback TCP (blocking sockets, one in flight)
 VM a wake-up of a sleeping process is dear; every hop of a decision pays it (client to server,
 server to actor, the log's publish and ack, the reply and its delivery).
 
-Usage: ``.venv/bin/python scripts/bench_floor.py [--loads 1000,5000] [--duration 10]``.
+Usage: ``.venv/bin/python scripts/bench_floor.py [--loads 1000,5000] [--duration 10] [--quick]``
+(``--quick``: 3 s per load, under a minute).
 """
 
 from __future__ import annotations
@@ -416,6 +417,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--loads", type=positive_ints, default=[1_000, TARGET_LOAD])
     parser.add_argument("--modes", type=modes, default=list(MODES), help=", ".join(MODES))
     parser.add_argument("--sync-interval", default="1s", help="nats-server jetstream sync_interval")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 3 s per load")
     parser.add_argument("--responder", nargs=2, metavar=("MODE", "URL"), help=argparse.SUPPRESS)
     parser.add_argument("--echo", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -423,6 +425,9 @@ def main(argv: list[str] | None = None) -> int:
         return echo_main(args.echo)
     if args.responder:
         return responder_main(*args.responder)
+    if args.quick:
+        args.duration = min(args.duration, 3.0)
+        args.warmup = min(args.warmup, 0.5)
     if args.duration <= 0:
         parser.error("--duration must be positive")
     print(machine_line([nats_server_version(find_nats_server())], f" ({cpu_model()})"))
