@@ -119,3 +119,23 @@ async def test_an_overloaded_actor_drops_requests_and_counts_them(
     )
     monkeypatch.setattr(decision_service, "MAX_WAITING", 65_536)
     assert "decision_id" in await ask(nc, f"llmopt.decide.{entity_id}", {"context": {}})
+
+
+async def test_a_pass_that_fails_answers_internal_and_serving_goes_on(
+    host: EntityHost, nc: Any, event_log: EventLog, entity_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug in the policy pass answers its requests with an "internal" error at once (not a
+    client timeout), logs nothing for them, and the next request is served."""
+
+    def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("a bug in the policy")
+
+    monkeypatch.setattr(decision_service, "decide_many", broken)
+    reply = await ask(nc, f"llmopt.decide.{entity_id}", {"context": {}})
+    assert reply["error"]["code"] == "internal"
+    assert await decisions_in_log(event_log, entity_id) == []
+    monkeypatch.undo()
+    served = await ask(nc, f"llmopt.decide.{entity_id}", {"context": {}})
+    assert [d.event_id for d in await decisions_in_log(event_log, entity_id)] == [
+        served["decision_id"]
+    ]
