@@ -8,6 +8,7 @@ import json
 import pytest
 from nats.aio.msg import Msg
 
+from events import raw_publish
 from events.codec import encode
 from events.log import LOG_STREAM, EventLog
 from events.raw_publish import header_block, publish_now
@@ -104,6 +105,64 @@ async def test_it_declines_what_nats_py_must_handle(settings: Settings, entity_i
     assert nc._pending_data_size == pending
     await nc.close()
     assert not publish_now(nc, f"rawpub.{entity_id}", b"x")
+
+
+async def test_raw_publishes_are_written_without_nats_pys_flusher(
+    settings: Settings, entity_id: str
+) -> None:
+    """A raw publish is written by a callback of the same loop turn: it arrives with nats-py's
+    flusher task stopped, several publishes of one turn in order."""
+    nc = await connect(settings, name="raw-publish-direct-test")
+    listener = await connect(settings, name="raw-publish-listener")
+    seen: list[bytes] = []
+    try:
+
+        async def keep(msg: Msg) -> None:
+            seen.append(msg.data)
+
+        await listener.subscribe(f"rawpub.{entity_id}", cb=keep)
+        await listener.flush()
+        assert nc._flusher_task is not None
+        nc._flusher_task.cancel()
+        for i in range(3):
+            assert publish_now(nc, f"rawpub.{entity_id}", b"%d" % i)
+
+        async def count() -> int:
+            return len(seen)
+
+        await eventually(count, lambda n: n == 3, within_s=5.0)
+        assert seen == [b"0", b"1", b"2"]
+    finally:
+        await listener.close()
+        await nc.close()
+
+
+async def test_a_socket_that_is_behind_leaves_the_writing_to_the_flusher(
+    settings: Settings, entity_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above the write-buffer limit a raw publish is not written directly (no backpressure
+    there) but handed to nats-py's flusher, which waits for the socket: it still arrives."""
+    monkeypatch.setattr(raw_publish, "WRITE_BUFFER_LIMIT", 0)
+    nc = await connect(settings, name="raw-publish-behind-test")
+    listener = await connect(settings, name="raw-publish-listener")
+    seen: list[bytes] = []
+    try:
+
+        async def keep(msg: Msg) -> None:
+            seen.append(msg.data)
+
+        await listener.subscribe(f"rawpub.{entity_id}", cb=keep)
+        await listener.flush()
+        assert publish_now(nc, f"rawpub.{entity_id}", b"late but there")
+
+        async def count() -> int:
+            return len(seen)
+
+        await eventually(count, lambda n: n == 1, within_s=5.0)
+        assert seen == [b"late but there"]
+    finally:
+        await listener.close()
+        await nc.close()
 
 
 @pytest.mark.parametrize(
