@@ -257,14 +257,14 @@ class DecisionService:
             )
         try:
             with self._current(span):
-                logging_ = self._decide_now(waiting)
+                started = self._decide_now(waiting)
         except Exception as exc:
             self._fail_all(waiting, span, exc)
             return
-        if logging_ is None:
+        if started is None:
             span.end()
             return
-        logged, packed, pending = logging_
+        logged, packed, pending = started
         pending.done.add_done_callback(lambda _: self._reply_logged(logged, packed, pending, span))
 
     def _decide_now(
