@@ -286,7 +286,7 @@ class EntityHost:
                 elif busy and linger > 0:
                     # Under traffic, every delivery would be a wake-up of this process by
                     # nats-server: on this VM a loopback round trip between two processes
-                    # costs ~30 us of CPU on each side (scripts/bench_floor.py), more than
+                    # costs ~25-30 us of CPU on each side (scripts/bench_floor.py), more than
                     # folding a decision. Taken every few ms, events come many to a read.
                     await asyncio.sleep(linger)
                     delivered = await consumer.pull(batch, wait_s=None)

@@ -85,32 +85,22 @@ class PipelinedAppender:
                 pending.done.set_result(None)
         self._pending.clear()
 
-    async def append(
-        self, events: Sequence[Event], *, within_s: float | None = None
-    ) -> PendingAppend:
-        """Publish ``events`` (each with its event id as ``Nats-Msg-Id``); await the returned
-        batch's ``done`` before trusting it. With ``within_s`` the batch settles itself after
-        that long (``done`` resolves, unacknowledged events stay errors); without it, wait with
-        a timeout and :meth:`settle` it."""
-        return await self.append_encoded(
-            [(event, encode(event)) for event in events], within_s=within_s
-        )
-
-    async def append_encoded(
-        self, events: Sequence[tuple[Event, bytes]], *, within_s: float | None = None
-    ) -> PendingAppend:
-        """:meth:`append` for events their caller has encoded already."""
-        return self.submit(events, within_s=within_s)
+    def append(self, events: Sequence[Event], *, within_s: float | None = None) -> PendingAppend:
+        """:meth:`submit` for events not encoded yet."""
+        return self.submit([(event, encode(event)) for event in events], within_s=within_s)
 
     def submit(
         self, events: Sequence[tuple[Event, bytes]], *, within_s: float | None = None
     ) -> PendingAppend:
-        """:meth:`append_encoded` for a caller that is not a coroutine (the decision pass runs
-        as a plain callback: no task to create and resume per pass).
+        """Publish encoded ``events`` (each with its event id as ``Nats-Msg-Id``) without
+        awaiting anything, so a plain callback can call it (the decision pass); await the
+        returned batch's ``done`` before trusting it. With ``within_s`` the batch settles
+        itself after that long (``done`` resolves, unacknowledged events stay errors); without
+        it, wait with a timeout and :meth:`settle` it.
 
         The events go onto the connection's outgoing buffer now; any that nats-py must take
         through its own ``publish`` (reconnecting, buffer full) are published by a task, in
-        order, after them. Either way ``done`` resolves as for :meth:`append`.
+        order, after them. Either way ``done`` resolves the same way.
         """
         if self._sub is None:
             raise RuntimeError("the appender is not started")

@@ -128,5 +128,5 @@ class RawMsg:
         return publish_now(self.nc, self.reply, data)
 
     async def respond(self, data: bytes) -> None:
-        if not publish_now(self.nc, self.reply, data):
+        if not self.respond_now(data):
             await self.nc.publish(self.reply, data)

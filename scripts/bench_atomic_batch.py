@@ -87,7 +87,7 @@ async def atomic(nc: Client, subject: str, batch: list[DecisionMade]) -> dict[st
 
 
 async def pipelined(appender: PipelinedAppender, batch: list[DecisionMade]) -> str | None:
-    pending = await appender.append(batch)
+    pending = appender.append(batch)
     await asyncio.wait_for(pending.done, 10.0)
     return pending.first_error()
 

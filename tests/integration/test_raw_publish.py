@@ -4,8 +4,10 @@ path whenever it would do more than append."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pytest
+from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from events import raw_publish
@@ -107,12 +109,12 @@ async def test_it_declines_what_nats_py_must_handle(settings: Settings, entity_i
     assert not publish_now(nc, f"rawpub.{entity_id}", b"x")
 
 
-async def test_raw_publishes_are_written_without_nats_pys_flusher(
-    settings: Settings, entity_id: str
-) -> None:
-    """A raw publish is written by a callback of the same loop turn: it arrives with nats-py's
-    flusher task stopped, several publishes of one turn in order."""
-    nc = await connect(settings, name="raw-publish-direct-test")
+async def arriving(
+    settings: Settings, subject: str, publish: Callable[[Client], None], expected: int
+) -> list[bytes]:
+    """What a second connection receives on ``subject`` (waiting for ``expected`` messages)
+    after ``publish`` ran on a connection of its own."""
+    nc = await connect(settings, name="raw-publish-sender")
     listener = await connect(settings, name="raw-publish-listener")
     seen: list[bytes] = []
     try:
@@ -120,21 +122,34 @@ async def test_raw_publishes_are_written_without_nats_pys_flusher(
         async def keep(msg: Msg) -> None:
             seen.append(msg.data)
 
-        await listener.subscribe(f"rawpub.{entity_id}", cb=keep)
+        await listener.subscribe(subject, cb=keep)
         await listener.flush()
-        assert nc._flusher_task is not None
-        nc._flusher_task.cancel()
-        for i in range(3):
-            assert publish_now(nc, f"rawpub.{entity_id}", b"%d" % i)
+        publish(nc)
 
         async def count() -> int:
             return len(seen)
 
-        await eventually(count, lambda n: n == 3, within_s=5.0)
-        assert seen == [b"0", b"1", b"2"]
+        await eventually(count, lambda n: n == expected, within_s=5.0)
+        return seen
     finally:
         await listener.close()
         await nc.close()
+
+
+async def test_raw_publishes_are_written_without_nats_pys_flusher(
+    settings: Settings, entity_id: str
+) -> None:
+    """A raw publish is written by a callback of the same loop turn: it arrives with nats-py's
+    flusher task stopped, several publishes of one turn in order."""
+    subject = f"rawpub.{entity_id}"
+
+    def publish(nc: Client) -> None:
+        assert nc._flusher_task is not None
+        nc._flusher_task.cancel()
+        for i in range(3):
+            assert publish_now(nc, subject, b"%d" % i)
+
+    assert await arriving(settings, subject, publish, 3) == [b"0", b"1", b"2"]
 
 
 async def test_a_socket_that_is_behind_leaves_the_writing_to_the_flusher(
@@ -143,26 +158,12 @@ async def test_a_socket_that_is_behind_leaves_the_writing_to_the_flusher(
     """Above the write-buffer limit a raw publish is not written directly (no backpressure
     there) but handed to nats-py's flusher, which waits for the socket: it still arrives."""
     monkeypatch.setattr(raw_publish, "WRITE_BUFFER_LIMIT", 0)
-    nc = await connect(settings, name="raw-publish-behind-test")
-    listener = await connect(settings, name="raw-publish-listener")
-    seen: list[bytes] = []
-    try:
+    subject = f"rawpub.{entity_id}"
 
-        async def keep(msg: Msg) -> None:
-            seen.append(msg.data)
+    def publish(nc: Client) -> None:
+        assert publish_now(nc, subject, b"late but there")
 
-        await listener.subscribe(f"rawpub.{entity_id}", cb=keep)
-        await listener.flush()
-        assert publish_now(nc, f"rawpub.{entity_id}", b"late but there")
-
-        async def count() -> int:
-            return len(seen)
-
-        await eventually(count, lambda n: n == 1, within_s=5.0)
-        assert seen == [b"late but there"]
-    finally:
-        await listener.close()
-        await nc.close()
+    assert await arriving(settings, subject, publish, 1) == [b"late but there"]
 
 
 @pytest.mark.parametrize(
